@@ -1,0 +1,70 @@
+// Lint rules, including the layer rules of STYLE.md: the pure core may not reach for I/O, time or
+// randomness, and packages are imported only through their entry points.
+import js from "@eslint/js";
+import tseslint from "typescript-eslint";
+
+const impureGlobals = [
+  "setTimeout",
+  "setInterval",
+  "setImmediate",
+  "clearTimeout",
+  "clearInterval",
+  "process",
+  "Date",
+  "performance",
+  "crypto",
+  "fetch",
+].map((name) => ({ name, message: "The core is pure: time, randomness and I/O come in as arguments." }));
+
+export default tseslint.config(
+  { ignores: ["**/build/**", "**/node_modules/**", ".data/**"] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: {
+        projectService: { allowDefaultProject: ["vitest.config.ts"] },
+        tsconfigRootDir: import.meta.dirname,
+      },
+    },
+    rules: {
+      "@typescript-eslint/switch-exhaustiveness-check": ["error", { considerDefaultExhaustiveForUnions: true }],
+      "@typescript-eslint/no-floating-promises": "error",
+      "@typescript-eslint/consistent-type-imports": "error",
+      "no-restricted-imports": [
+        "error",
+        { patterns: [{ group: ["@paxos/*/*"], message: "Import a package only through its entry point." }] },
+      ],
+    },
+  },
+  {
+    files: ["packages/core/src/**/*.ts"],
+    ignores: ["**/*.test.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            { regex: "^node:", message: "The core is pure: no Node.js modules." },
+            {
+              regex: "^(fs|net|timers|crypto|os|child_process|http|https|dgram|worker_threads)(/.*)?$",
+              message: "The core is pure: no I/O.",
+            },
+            { regex: "^@paxos/", message: "The core depends on nothing." },
+          ],
+        },
+      ],
+      "no-restricted-globals": ["error", ...impureGlobals],
+      "no-restricted-properties": [
+        "error",
+        { object: "Math", property: "random", message: "The core is pure: randomness comes in as an argument." },
+        { object: "Date", property: "now", message: "The core is pure: time comes in as an argument." },
+        { object: "globalThis", message: "The core is pure: no ambient globals." },
+      ],
+    },
+  },
+  {
+    files: ["**/*.js"],
+    ...tseslint.configs.disableTypeChecked,
+  },
+);

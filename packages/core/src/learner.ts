@@ -1,0 +1,231 @@
+import { type Ballot, ballotKey } from "./ballot.ts";
+import { invariant } from "./invariant.ts";
+import { DEFAULT_LIMITS, type Limits } from "./limits.ts";
+import type { CatchupMsg, Message } from "./messages.ts";
+import { QuorumConfig } from "./quorum.ts";
+import { type ClientRequest, sameSlotValue, type SlotValue } from "./value.ts";
+
+/** How a learner is set up. */
+export interface LearnerConfig {
+  readonly learnerId: string;
+  readonly acceptorIds: readonly string[];
+  readonly limits?: Limits;
+}
+
+/**
+ * What the learner hands the application, in log order. A client request gets the next index
+ * the first time it is chosen; a request chosen again (after retries) is reported as a duplicate
+ * with the index it got the first time.
+ */
+export type Delivery =
+  | { readonly kind: "delivered"; readonly index: number; readonly slot: number; readonly request: ClientRequest }
+  | { readonly kind: "duplicate"; readonly index: number; readonly slot: number; readonly requestId: string };
+
+/** One entry of the decided log of client values. */
+export interface LogEntry {
+  readonly index: number;
+  readonly slot: number;
+  readonly request: ClientRequest;
+}
+
+/**
+ * The result of one input. The host must make `learned` durable before it acts on `delivered`
+ * (a restarted learner rebuilds deliveries from its learned slots), and may send `send` at once.
+ */
+export interface LearnerStep {
+  readonly learned: readonly { readonly slot: number; readonly value: SlotValue }[];
+  readonly delivered: readonly Delivery[];
+  readonly send: readonly Message[];
+}
+
+interface BallotVotes {
+  readonly value: SlotValue;
+  readonly voters: Set<string>;
+}
+
+/**
+ * The learner role ("Paxos Made Simple", 2.3). It learns a slot's value when a majority of
+ * distinct configured acceptors report accepting it at the same ballot, or when a leader or peer
+ * learner tells it the slot is chosen. It delivers client values in slot order, numbering them
+ * without gaps (no-ops and duplicates take no index), and asks acceptors and peers for slots it
+ * has missed.
+ */
+export class Learner {
+  readonly learnerId: string;
+  readonly #quorum: QuorumConfig;
+  readonly #limits: Limits;
+
+  /** Every learned slot. The host keeps the same on stable storage. */
+  readonly #log = new Map<number, SlotValue>();
+  /** Votes for slots not yet learned: slot → ballot key → value and voters. */
+  readonly #votes = new Map<number, Map<string, BallotVotes>>();
+
+  #nextSlot = 0;
+  readonly #entries: LogEntry[] = [];
+  readonly #indexOf = new Map<string, number>();
+  /** Every slot below this is known to be chosen somewhere. */
+  #chosenBelow = 0;
+  #lastProgressMs = 0;
+  #catchupSentMs = 0;
+
+  /**
+   * Restores a learner from the slots its storage holds (none the first time). The log is
+   * replayed to rebuild the indices; nothing is delivered again.
+   */
+  constructor(config: LearnerConfig, restored: Iterable<readonly [number, SlotValue]> = [], nowMs = 0) {
+    invariant(config.learnerId !== "", "learner id must not be empty");
+    this.learnerId = config.learnerId;
+    this.#quorum = new QuorumConfig(config.acceptorIds);
+    this.#limits = config.limits ?? DEFAULT_LIMITS;
+    this.#lastProgressMs = nowMs;
+    const replay = new StepBuilder();
+    for (const [slot, value] of restored) this.#learn(slot, value, nowMs, replay);
+  }
+
+  /** The first slot not yet delivered. */
+  get nextSlot(): number {
+    return this.#nextSlot;
+  }
+
+  /** How many client values were delivered; the next one gets this index. */
+  get nextIndex(): number {
+    return this.#entries.length;
+  }
+
+  /** Slots known to be chosen that this learner has not delivered yet. */
+  get gapSlots(): number {
+    return Math.max(0, this.#chosenBelow - this.#nextSlot);
+  }
+
+  /** The delivered entry at `index`, or undefined while it is not decided. */
+  entry(index: number): LogEntry | undefined {
+    return this.#entries[index];
+  }
+
+  /** The index a request was first delivered at, or undefined. */
+  indexOf(requestId: string): number | undefined {
+    return this.#indexOf.get(requestId);
+  }
+
+  /** The value learned for `slot`, or undefined. */
+  slotValue(slot: number): SlotValue | undefined {
+    return this.#log.get(slot);
+  }
+
+  /** Handles one message addressed to learners; other types are ignored. */
+  receive(msg: Message, nowMs: number): LearnerStep {
+    const out = new StepBuilder();
+    switch (msg.type) {
+      case "accepted":
+        this.#vote(msg.slot, msg.ballot, msg.value, msg.acceptorId, nowMs, out);
+        break;
+      case "catchupReply":
+        if (msg.learnerId !== this.learnerId) break;
+        for (const entry of msg.accepted) this.#vote(entry.slot, entry.ballot, entry.value, msg.acceptorId, nowMs, out);
+        break;
+      case "chosen":
+        this.#learn(msg.slot, msg.value, nowMs, out);
+        break;
+      case "heartbeat":
+        this.#chosenBelow = Math.max(this.#chosenBelow, msg.chosenBelow);
+        break;
+      case "catchup":
+        if (msg.learnerId !== this.learnerId) this.#answerPeer(msg, out);
+        break;
+      default:
+        break;
+    }
+    return out.build();
+  }
+
+  /** Advances time: asks for slots that stay missing for `catchupIntervalMs`. */
+  tick(nowMs: number): LearnerStep {
+    const out = new StepBuilder();
+    const quietMs = nowMs - Math.max(this.#lastProgressMs, this.#catchupSentMs);
+    if (this.#nextSlot < this.#chosenBelow && quietMs >= this.#limits.catchupIntervalMs) {
+      this.#catchupSentMs = nowMs;
+      out.send.push({
+        type: "catchup",
+        learnerId: this.learnerId,
+        fromSlot: this.#nextSlot,
+        toSlot: Math.min(this.#chosenBelow, this.#nextSlot + this.#limits.catchupSlotsMax),
+      });
+    }
+    return out.build();
+  }
+
+  /**
+   * Counts one acceptor's vote. A vote is a fact, "acceptor A accepted v in slot s at ballot b",
+   * whenever it arrives: once a majority hold it, v is chosen (P2 of "Paxos Made Simple" makes it
+   * the only value that can be).
+   */
+  #vote(slot: number, ballot: Ballot, value: SlotValue, acceptorId: string, nowMs: number, out: StepBuilder): void {
+    if (!this.#quorum.isMember(acceptorId) || slot < this.#nextSlot || this.#log.has(slot)) return;
+    let bySlot = this.#votes.get(slot);
+    if (bySlot === undefined) {
+      bySlot = new Map();
+      this.#votes.set(slot, bySlot);
+    }
+    const key = ballotKey(ballot);
+    let votes = bySlot.get(key);
+    if (votes === undefined) {
+      votes = { value, voters: new Set() };
+      bySlot.set(key, votes);
+    }
+    invariant(sameSlotValue(votes.value, value), `slot ${slot}: ballot ${key} carries two different values`);
+    votes.voters.add(acceptorId);
+    if (this.#quorum.isQuorum(votes.voters)) this.#learn(slot, value, nowMs, out);
+  }
+
+  /** Learns that `value` is chosen in `slot`; a learned value never changes. */
+  #learn(slot: number, value: SlotValue, nowMs: number, out: StepBuilder): void {
+    const known = this.#log.get(slot);
+    if (known !== undefined) {
+      invariant(sameSlotValue(known, value), `slot ${slot}: learned two different values`);
+      return;
+    }
+    this.#log.set(slot, value);
+    this.#votes.delete(slot);
+    this.#chosenBelow = Math.max(this.#chosenBelow, slot + 1);
+    out.learned.push({ slot, value });
+    this.#deliverReady(nowMs, out);
+  }
+
+  #deliverReady(nowMs: number, out: StepBuilder): void {
+    for (let value = this.#log.get(this.#nextSlot); value !== undefined; value = this.#log.get(this.#nextSlot)) {
+      const slot = this.#nextSlot++;
+      this.#lastProgressMs = nowMs;
+      if (value.kind === "noop") continue;
+      for (const request of value.requests) {
+        const first = this.#indexOf.get(request.id);
+        if (first !== undefined) {
+          out.delivered.push({ kind: "duplicate", index: first, slot, requestId: request.id });
+          continue;
+        }
+        const index = this.#entries.length;
+        this.#entries.push({ index, slot, request });
+        this.#indexOf.set(request.id, index);
+        out.delivered.push({ kind: "delivered", index, slot, request });
+      }
+    }
+  }
+
+  /** A peer learner missed slots: tell it those we learned. */
+  #answerPeer(msg: CatchupMsg, out: StepBuilder): void {
+    const toSlot = Math.min(msg.toSlot, msg.fromSlot + this.#limits.catchupSlotsMax);
+    for (let slot = msg.fromSlot; slot < toSlot; slot++) {
+      const value = this.#log.get(slot);
+      if (value !== undefined) out.send.push({ type: "chosen", slot, value });
+    }
+  }
+}
+
+class StepBuilder {
+  readonly learned: { slot: number; value: SlotValue }[] = [];
+  readonly delivered: Delivery[] = [];
+  readonly send: Message[] = [];
+
+  build(): LearnerStep {
+    return { learned: this.learned, delivered: this.delivered, send: this.send };
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * Every bound and timeout of the protocol, in one place. Names carry their unit last. Hosts may
+ * pass their own (the simulator shortens timeouts); `DEFAULT_LIMITS` is what services run with.
+ */
+export interface Limits {
+  /** Slots the leader keeps in phase 2 at once; more client values wait and batch up. */
+  readonly inflightSlotsMax: number;
+  /** Client requests in one slot value. */
+  readonly batchRequestsMax: number;
+  /** Approximate JSON bytes of the requests in one slot value. */
+  readonly batchBytesMax: number;
+  /** Approximate JSON bytes of one client request; larger ones are rejected. */
+  readonly requestBytesMax: number;
+  /** Client requests the leader queues while the window is full; more are rejected. */
+  readonly pendingRequestsMax: number;
+  /** Leader heartbeat period. */
+  readonly heartbeatIntervalMs: number;
+  /** Silence after which a follower tries to take over (plus a random part below). */
+  readonly leaderTimeoutMs: number;
+  /** Upper bound of the random part added to election timeouts and nack backoff. */
+  readonly electionJitterMs: number;
+  /** The leader resends an accept that a majority has not answered after this long. */
+  readonly acceptRetransmitMs: number;
+  /** A candidate resends its prepare when a majority has not promised after this long. */
+  readonly prepareRetransmitMs: number;
+  /** A learner that sees a gap for this long asks acceptors and peers for it. */
+  readonly catchupIntervalMs: number;
+  /** Slots asked for in one catch-up request. */
+  readonly catchupSlotsMax: number;
+}
+
+export const DEFAULT_LIMITS: Limits = Object.freeze({
+  inflightSlotsMax: 32,
+  batchRequestsMax: 128,
+  batchBytesMax: 256 * 1024,
+  requestBytesMax: 64 * 1024,
+  pendingRequestsMax: 10_000,
+  heartbeatIntervalMs: 250,
+  leaderTimeoutMs: 1_000,
+  electionJitterMs: 500,
+  acceptRetransmitMs: 300,
+  prepareRetransmitMs: 300,
+  catchupIntervalMs: 500,
+  catchupSlotsMax: 256,
+});

@@ -1,0 +1,396 @@
+import { ballotKey, compareBallots, maxBallot, type Ballot, ZERO_BALLOT } from "./ballot.ts";
+import { invariant } from "./invariant.ts";
+import { DEFAULT_LIMITS, type Limits } from "./limits.ts";
+import type { AcceptedEntry, AcceptedMsg, HeartbeatMsg, Message, NackMsg, PromiseMsg } from "./messages.ts";
+import { QuorumConfig } from "./quorum.ts";
+import { type ClientRequest, NOOP, requestBytes, sameSlotValue, type SlotValue } from "./value.ts";
+
+/** How a proposer is set up at each process start. */
+export interface ProposerConfig {
+  /** Unique per process start: a stable name plus a fresh nonce (see Ballot). */
+  readonly proposerId: string;
+  readonly acceptorIds: readonly string[];
+  readonly limits?: Limits;
+  /** A uniform random number in [0, 1); the only randomness the proposer uses. */
+  readonly random: () => number;
+  /** The host's clock at start-up; later times come with each input. */
+  readonly nowMs: number;
+}
+
+/** Where a proposer stands: following a leader, running phase 1, or leading. */
+export type ProposerRole = "follower" | "candidate" | "leader";
+
+/** Why a proposer turned a client request away; the client should retry (elsewhere). */
+export type RejectionReason = "notLeader" | "overloaded" | "tooLarge";
+
+/** A client request this proposer will not carry, with a hint where the leader is. */
+export interface Rejection {
+  readonly requestId: string;
+  readonly reason: RejectionReason;
+  readonly leaderHint: string | null;
+}
+
+/**
+ * The result of one input. A proposer keeps nothing on stable storage (a restart takes a new
+ * nonce instead), so the host sends `send` at once and answers the clients in `rejected`.
+ * `chosen` lists the slots this leader saw a majority accept in this step.
+ */
+export interface ProposerStep {
+  readonly send: readonly Message[];
+  readonly rejected: readonly Rejection[];
+  readonly chosen: readonly { readonly slot: number; readonly value: SlotValue }[];
+}
+
+interface InflightSlot {
+  readonly value: SlotValue;
+  sentMs: number;
+  readonly voters: Set<string>;
+}
+
+/**
+ * The proposer role of Multi-Paxos ("Paxos Made Simple", 2.2 and 3). A follower watches the
+ * leader's heartbeat; when it stops, the follower becomes a candidate and runs phase 1 once for
+ * every slot from the first one it does not know to be chosen. With a majority of promises it
+ * leads: it re-proposes, in each slot, the value of the highest ballot that phase 1 revealed,
+ * fills the holes with no-ops, then batches client requests into new slots, keeping at most
+ * `inflightSlotsMax` slots in phase 2. A nack or a higher leader's heartbeat makes it step down.
+ *
+ * Pure: time comes in with each input, randomness from `config.random`.
+ */
+export class Proposer {
+  readonly proposerId: string;
+  readonly #quorum: QuorumConfig;
+  readonly #limits: Limits;
+  readonly #random: () => number;
+
+  #role: ProposerRole = "follower";
+  #ballot: Ballot;
+  #highestSeen: Ballot = ZERO_BALLOT;
+  /** The ballot of the leader we last heard from (ours while we lead). */
+  #leader: Ballot | null = null;
+  #electionAtMs: number;
+
+  /** Every slot below this is known to be chosen. */
+  #chosenBelow = 0;
+  /** Slots at or above #chosenBelow known to be chosen. */
+  readonly #chosenAbove = new Set<number>();
+
+  readonly #promises = new Map<string, PromiseMsg>();
+  #prepareFromSlot = 0;
+  #prepareSentMs = 0;
+
+  #nextSlot = 0;
+  readonly #inflight = new Map<number, InflightSlot>();
+  #pending: ClientRequest[] = [];
+  /** Ids of the requests this leader holds, pending or in flight, so a retry is not queued twice. */
+  readonly #heldIds = new Set<string>();
+  #heartbeatSentMs = 0;
+
+  constructor(config: ProposerConfig) {
+    invariant(config.proposerId !== "", "proposer id must not be empty");
+    this.proposerId = config.proposerId;
+    this.#quorum = new QuorumConfig(config.acceptorIds);
+    this.#limits = config.limits ?? DEFAULT_LIMITS;
+    this.#random = config.random;
+    this.#ballot = { round: 0, proposerId: config.proposerId };
+    // Listen for a leader for one timeout before trying to take over, so that a proposer
+    // restarting into a healthy cluster does not depose its leader.
+    this.#electionAtMs = config.nowMs + this.#electionTimeoutMs();
+  }
+
+  get role(): ProposerRole {
+    return this.#role;
+  }
+
+  /** The ballot this proposer last used (round 0 before its first election). */
+  get ballot(): Ballot {
+    return this.#ballot;
+  }
+
+  /** The id of the proposer believed to lead, or null when none is known. */
+  get leaderId(): string | null {
+    return this.#leader?.proposerId ?? null;
+  }
+
+  /** Every slot below this is known to be chosen. */
+  get chosenBelow(): number {
+    return this.#chosenBelow;
+  }
+
+  /** Slots in phase 2 and client requests waiting for a slot, while leading. */
+  get load(): { readonly inflightSlots: number; readonly pendingRequests: number } {
+    return { inflightSlots: this.#inflight.size, pendingRequests: this.#pending.length };
+  }
+
+  /** Advances time: elections, retransmissions, heartbeats. Call it often (every few ms). */
+  tick(nowMs: number): ProposerStep {
+    const out = new StepBuilder();
+    switch (this.#role) {
+      case "follower":
+        if (nowMs >= this.#electionAtMs) this.#startElection(nowMs, out);
+        break;
+      case "candidate":
+        if (nowMs - this.#prepareSentMs >= this.#limits.prepareRetransmitMs) this.#sendPrepare(nowMs, out);
+        break;
+      case "leader":
+        for (const [slot, inflight] of this.#inflight) {
+          if (nowMs - inflight.sentMs >= this.#limits.acceptRetransmitMs) {
+            inflight.sentMs = nowMs;
+            out.send.push({ type: "accept", ballot: this.#ballot, slot, value: inflight.value });
+          }
+        }
+        if (nowMs - this.#heartbeatSentMs >= this.#limits.heartbeatIntervalMs) this.#sendHeartbeat(nowMs, out);
+        break;
+    }
+    return out.build();
+  }
+
+  /** Handles one message addressed to proposers; other types are ignored. */
+  receive(msg: Message, nowMs: number): ProposerStep {
+    const out = new StepBuilder();
+    switch (msg.type) {
+      case "promise":
+        this.#onPromise(msg, nowMs, out);
+        break;
+      case "nack":
+        this.#onNack(msg, nowMs, out);
+        break;
+      case "accepted":
+        this.#onAccepted(msg, nowMs, out);
+        break;
+      case "chosen":
+        this.#forgetInflight(msg.slot);
+        this.#markChosen(msg.slot);
+        this.#fillWindow(nowMs, out);
+        break;
+      case "heartbeat":
+        this.#onHeartbeat(msg, nowMs, out);
+        break;
+      case "propose":
+        this.#onPropose(msg.request, nowMs, out);
+        break;
+      default:
+        break;
+    }
+    return out.build();
+  }
+
+  /** A client request handed to this proposer directly (the same as a ProposeMsg). */
+  propose(request: ClientRequest, nowMs: number): ProposerStep {
+    const out = new StepBuilder();
+    this.#onPropose(request, nowMs, out);
+    return out.build();
+  }
+
+  #startElection(nowMs: number, out: StepBuilder): void {
+    const round = Math.max(this.#highestSeen.round, this.#ballot.round) + 1;
+    invariant(Number.isSafeInteger(round), "ballot round overflow");
+    this.#ballot = { round, proposerId: this.proposerId };
+    this.#observe(this.#ballot);
+    this.#role = "candidate";
+    this.#promises.clear();
+    this.#prepareFromSlot = this.#chosenBelow;
+    this.#sendPrepare(nowMs, out);
+  }
+
+  #sendPrepare(nowMs: number, out: StepBuilder): void {
+    this.#prepareSentMs = nowMs;
+    out.send.push({ type: "prepare", ballot: this.#ballot, fromSlot: this.#prepareFromSlot });
+  }
+
+  #onPromise(msg: PromiseMsg, nowMs: number, out: StepBuilder): void {
+    if (this.#role !== "candidate" || compareBallots(msg.ballot, this.#ballot) !== 0) return;
+    if (!this.#quorum.isMember(msg.acceptorId)) return;
+    this.#promises.set(msg.acceptorId, msg);
+    if (this.#quorum.isQuorum(new Set(this.#promises.keys()))) this.#becomeLeader(nowMs, out);
+  }
+
+  /**
+   * Phase 1 succeeded. For each slot from the prepare's start, propose the value of the highest
+   * ballot any promise reported ("Paxos Made Simple", 2.2, P2c), or a no-op where none did and a
+   * later slot has a value (section 3: gaps are filled so the log can be executed in order).
+   */
+  #becomeLeader(nowMs: number, out: StepBuilder): void {
+    const revealed = new Map<number, AcceptedEntry>();
+    for (const promise of this.#promises.values()) {
+      for (const entry of promise.accepted) {
+        const known = revealed.get(entry.slot);
+        if (known === undefined || compareBallots(entry.ballot, known.ballot) > 0) revealed.set(entry.slot, entry);
+      }
+    }
+    this.#promises.clear();
+    this.#role = "leader";
+    this.#leader = this.#ballot;
+    const fromSlot = Math.max(this.#prepareFromSlot, this.#chosenBelow);
+    let endSlot = fromSlot;
+    for (const slot of revealed.keys()) endSlot = Math.max(endSlot, slot + 1);
+    this.#nextSlot = endSlot;
+    for (let slot = fromSlot; slot < endSlot; slot++) {
+      if (this.#chosenAbove.has(slot)) continue;
+      this.#proposeSlot(slot, revealed.get(slot)?.value ?? NOOP, nowMs, out);
+    }
+    this.#sendHeartbeat(nowMs, out);
+  }
+
+  #onNack(msg: NackMsg, nowMs: number, out: StepBuilder): void {
+    if (compareBallots(msg.ballot, this.#ballot) !== 0 || !this.#quorum.isMember(msg.acceptorId)) return;
+    this.#observe(msg.promised);
+    if (this.#role !== "follower" && compareBallots(msg.promised, this.#ballot) > 0) {
+      // Another proposer holds a higher ballot. Back off for a random time, so that two proposers
+      // that keep preempting each other (a duel) fall out of step, then try above it.
+      this.#stepDown(nowMs, out);
+      this.#electionAtMs =
+        nowMs + 2 * this.#limits.heartbeatIntervalMs + this.#random() * this.#limits.electionJitterMs;
+    }
+  }
+
+  #onAccepted(msg: AcceptedMsg, nowMs: number, out: StepBuilder): void {
+    if (!this.#quorum.isMember(msg.acceptorId)) return;
+    this.#observe(msg.ballot);
+    if (this.#role !== "leader" || compareBallots(msg.ballot, this.#ballot) !== 0) return;
+    const inflight = this.#inflight.get(msg.slot);
+    if (inflight === undefined) return;
+    invariant(
+      sameSlotValue(inflight.value, msg.value),
+      `slot ${msg.slot}: acceptor ${msg.acceptorId} accepted another value at our ballot ${ballotKey(this.#ballot)}`,
+    );
+    inflight.voters.add(msg.acceptorId);
+    if (!this.#quorum.isQuorum(inflight.voters)) return;
+    this.#inflight.delete(msg.slot);
+    this.#releaseIds(inflight.value);
+    this.#markChosen(msg.slot);
+    out.send.push({ type: "chosen", slot: msg.slot, value: inflight.value });
+    out.chosen.push({ slot: msg.slot, value: inflight.value });
+    this.#fillWindow(nowMs, out);
+  }
+
+  #onHeartbeat(msg: HeartbeatMsg, nowMs: number, out: StepBuilder): void {
+    if (msg.ballot.proposerId === this.proposerId) return;
+    this.#observe(msg.ballot);
+    if (compareBallots(msg.ballot, this.#highestSeen) < 0) return; // a deposed leader
+    this.#leader = msg.ballot;
+    if (msg.chosenBelow > this.#chosenBelow) {
+      this.#chosenBelow = msg.chosenBelow;
+      for (const slot of this.#chosenAbove) if (slot < this.#chosenBelow) this.#chosenAbove.delete(slot);
+      this.#advanceChosenBelow();
+    }
+    if (this.#role !== "follower") this.#stepDown(nowMs, out);
+    this.#electionAtMs = nowMs + this.#electionTimeoutMs();
+  }
+
+  #onPropose(request: ClientRequest, nowMs: number, out: StepBuilder): void {
+    if (this.#role !== "leader") {
+      out.rejected.push({ requestId: request.id, reason: "notLeader", leaderHint: this.#leaderHint() });
+      return;
+    }
+    if (requestBytes(request) > this.#limits.requestBytesMax) {
+      out.rejected.push({ requestId: request.id, reason: "tooLarge", leaderHint: this.proposerId });
+      return;
+    }
+    if (this.#heldIds.has(request.id)) return; // a retry of a request we already carry
+    if (this.#pending.length >= this.#limits.pendingRequestsMax) {
+      out.rejected.push({ requestId: request.id, reason: "overloaded", leaderHint: this.proposerId });
+      return;
+    }
+    this.#pending.push(request);
+    this.#heldIds.add(request.id);
+    this.#fillWindow(nowMs, out);
+  }
+
+  /** Starts new slots with batches of pending requests while the window has room. */
+  #fillWindow(nowMs: number, out: StepBuilder): void {
+    if (this.#role !== "leader") return;
+    while (this.#pending.length > 0 && this.#inflight.size < this.#limits.inflightSlotsMax) {
+      let count = 0;
+      let bytes = 0;
+      for (const request of this.#pending) {
+        const size = requestBytes(request);
+        if (count > 0 && (count >= this.#limits.batchRequestsMax || bytes + size > this.#limits.batchBytesMax)) break;
+        count++;
+        bytes += size;
+      }
+      const requests = this.#pending.slice(0, count);
+      this.#pending = this.#pending.slice(count);
+      const slot = this.#nextSlot++;
+      invariant(Number.isSafeInteger(this.#nextSlot), "slot overflow");
+      this.#proposeSlot(slot, { kind: "batch", requests }, nowMs, out);
+    }
+  }
+
+  #proposeSlot(slot: number, value: SlotValue, nowMs: number, out: StepBuilder): void {
+    this.#inflight.set(slot, { value, sentMs: nowMs, voters: new Set() });
+    out.send.push({ type: "accept", ballot: this.#ballot, slot, value });
+  }
+
+  #sendHeartbeat(nowMs: number, out: StepBuilder): void {
+    this.#heartbeatSentMs = nowMs;
+    out.send.push({
+      type: "heartbeat",
+      ballot: this.#ballot,
+      nextSlot: this.#nextSlot,
+      chosenBelow: this.#chosenBelow,
+    });
+  }
+
+  /**
+   * Leaves the candidate or leader role. Requests not yet in a slot are turned away so their
+   * clients retry at the new leader; values already in flight may still be chosen (the next leader
+   * re-proposes what it finds), and learners deliver a retried request only once.
+   */
+  #stepDown(nowMs: number, out: StepBuilder): void {
+    const hint = this.#leaderHint();
+    for (const request of this.#pending)
+      out.rejected.push({ requestId: request.id, reason: "notLeader", leaderHint: hint });
+    this.#pending = [];
+    this.#inflight.clear();
+    this.#heldIds.clear();
+    this.#promises.clear();
+    this.#role = "follower";
+    if (this.#leader !== null && this.#leader.proposerId === this.proposerId) this.#leader = null;
+    this.#electionAtMs = nowMs + this.#electionTimeoutMs();
+  }
+
+  #forgetInflight(slot: number): void {
+    const inflight = this.#inflight.get(slot);
+    if (inflight === undefined) return;
+    this.#inflight.delete(slot);
+    this.#releaseIds(inflight.value);
+  }
+
+  #releaseIds(value: SlotValue): void {
+    if (value.kind === "batch") for (const request of value.requests) this.#heldIds.delete(request.id);
+  }
+
+  #markChosen(slot: number): void {
+    if (slot < this.#chosenBelow) return;
+    this.#chosenAbove.add(slot);
+    this.#advanceChosenBelow();
+  }
+
+  #advanceChosenBelow(): void {
+    while (this.#chosenAbove.delete(this.#chosenBelow)) this.#chosenBelow++;
+  }
+
+  #observe(ballot: Ballot): void {
+    this.#highestSeen = maxBallot(this.#highestSeen, ballot);
+  }
+
+  #leaderHint(): string | null {
+    const leader = this.#leader ?? (this.#highestSeen.round > 0 ? this.#highestSeen : null);
+    return leader === null || leader.proposerId === this.proposerId ? null : leader.proposerId;
+  }
+
+  #electionTimeoutMs(): number {
+    return this.#limits.leaderTimeoutMs + this.#random() * this.#limits.electionJitterMs;
+  }
+}
+
+class StepBuilder {
+  readonly send: Message[] = [];
+  readonly rejected: Rejection[] = [];
+  readonly chosen: { slot: number; value: SlotValue }[] = [];
+
+  build(): ProposerStep {
+    return { send: this.send, rejected: this.rejected, chosen: this.chosen };
+  }
+}
