@@ -135,13 +135,16 @@ export class Acceptor {
     return { persist: { promised: msg.ballot, accept: entry }, send: [reply] };
   }
 
-  /** A learner asks what we accepted in a range of slots; it counts our answer as votes. */
+  /**
+   * A learner asks what we hold in a range of slots. We answer even when we hold nothing there:
+   * the learner needs to know which acceptors had nothing to report.
+   */
   #onCatchup(msg: CatchupMsg): AcceptorStep {
-    const accepted = this.#entriesIn(msg.fromSlot, msg.toSlot);
-    if (accepted.length === 0) return { persist: null, send: [] };
+    const { learnerId, fromSlot, toSlot } = msg;
+    const accepted = this.#entriesIn(fromSlot, toSlot);
     return {
       persist: null,
-      send: [{ type: "catchupReply", learnerId: msg.learnerId, acceptorId: this.acceptorId, accepted }],
+      send: [{ type: "catchupReply", learnerId, acceptorId: this.acceptorId, fromSlot, toSlot, accepted }],
     };
   }
 

@@ -1,7 +1,7 @@
-import { type Ballot, ballotKey } from "./ballot.ts";
 import { invariant } from "./invariant.ts";
 import { DEFAULT_LIMITS, type Limits } from "./limits.ts";
-import type { CatchupMsg, Message } from "./messages.ts";
+import { type Ballot, ballotKey, compareBallots } from "./ballot.ts";
+import type { AcceptedEntry, CatchupMsg, CatchupReplyMsg, Message } from "./messages.ts";
 import { QuorumConfig } from "./quorum.ts";
 import { type ClientRequest, sameSlotValue, type SlotValue } from "./value.ts";
 
@@ -59,12 +59,16 @@ export class Learner {
   readonly #log = new Map<number, SlotValue>();
   /** Votes for slots not yet learned: slot → ballot key → value and voters. */
   readonly #votes = new Map<number, Map<string, BallotVotes>>();
+  /** Catch-up answers for slots known to be chosen: slot → acceptor → what it held (or null). */
+  readonly #reports = new Map<number, Map<string, AcceptedEntry | null>>();
 
   #nextSlot = 0;
   readonly #entries: LogEntry[] = [];
   readonly #indexOf = new Map<string, number>();
-  /** Every slot below this is known to be chosen somewhere. */
+  /** Every slot below this is known to be chosen: a leader said so in a heartbeat. */
   #chosenBelow = 0;
+  /** One above the highest slot this learner has heard of (learned or voted for). */
+  #seenBelow = 0;
   #lastProgressMs = 0;
   #catchupSentMs = 0;
 
@@ -92,9 +96,9 @@ export class Learner {
     return this.#entries.length;
   }
 
-  /** Slots known to be chosen that this learner has not delivered yet. */
+  /** Slots known to exist (chosen, or with votes) that this learner has not delivered yet. */
   get gapSlots(): number {
-    return Math.max(0, this.#chosenBelow - this.#nextSlot);
+    return Math.max(0, this.#catchupEnd() - this.#nextSlot);
   }
 
   /** The delivered entry at `index`, or undefined while it is not decided. */
@@ -120,8 +124,7 @@ export class Learner {
         this.#vote(msg.slot, msg.ballot, msg.value, msg.acceptorId, nowMs, out);
         break;
       case "catchupReply":
-        if (msg.learnerId !== this.learnerId) break;
-        for (const entry of msg.accepted) this.#vote(entry.slot, entry.ballot, entry.value, msg.acceptorId, nowMs, out);
+        if (msg.learnerId === this.learnerId) this.#onCatchupReply(msg, nowMs, out);
         break;
       case "chosen":
         this.#learn(msg.slot, msg.value, nowMs, out);
@@ -142,16 +145,53 @@ export class Learner {
   tick(nowMs: number): LearnerStep {
     const out = new StepBuilder();
     const quietMs = nowMs - Math.max(this.#lastProgressMs, this.#catchupSentMs);
-    if (this.#nextSlot < this.#chosenBelow && quietMs >= this.#limits.catchupIntervalMs) {
+    const endSlot = this.#catchupEnd();
+    if (this.#nextSlot < endSlot && quietMs >= this.#limits.catchupIntervalMs) {
       this.#catchupSentMs = nowMs;
       out.send.push({
         type: "catchup",
         learnerId: this.learnerId,
         fromSlot: this.#nextSlot,
-        toSlot: Math.min(this.#chosenBelow, this.#nextSlot + this.#limits.catchupSlotsMax),
+        toSlot: Math.min(endSlot, this.#nextSlot + this.#limits.catchupSlotsMax),
       });
     }
     return out.build();
+  }
+
+  #catchupEnd(): number {
+    return Math.max(this.#chosenBelow, this.#seenBelow);
+  }
+
+  /**
+   * An acceptor answered our catch-up. Its entries count as votes. For slots a leader told us are
+   * chosen, the answer is also a report made after the choice: once a majority of acceptors have
+   * reported, the value of the highest ballot among their reports is the chosen one. This is the
+   * reasoning of phase 1 ("Paxos Made Simple", 2.2, P2c): the reporting majority shares an
+   * acceptor with the majority that chose value v at ballot b; that acceptor reports a ballot of
+   * at least b, and every proposal accepted at a ballot of at least b carries v. It lets a learner
+   * recover a slot whose votes a later leader scattered across ballots.
+   */
+  #onCatchupReply(msg: CatchupReplyMsg, nowMs: number, out: StepBuilder): void {
+    if (!this.#quorum.isMember(msg.acceptorId)) return;
+    for (const entry of msg.accepted) this.#vote(entry.slot, entry.ballot, entry.value, msg.acceptorId, nowMs, out);
+    const held = new Map(msg.accepted.map((entry) => [entry.slot, entry]));
+    const toSlot = Math.min(msg.toSlot, this.#chosenBelow, msg.fromSlot + this.#limits.catchupSlotsMax);
+    for (let slot = Math.max(msg.fromSlot, this.#nextSlot); slot < toSlot; slot++) {
+      if (this.#log.has(slot)) continue;
+      let reports = this.#reports.get(slot);
+      if (reports === undefined) {
+        reports = new Map();
+        this.#reports.set(slot, reports);
+      }
+      reports.set(msg.acceptorId, held.get(slot) ?? null);
+      if (!this.#quorum.isQuorum(new Set(reports.keys()))) continue;
+      let highest: AcceptedEntry | null = null;
+      for (const entry of reports.values()) {
+        if (entry !== null && (highest === null || compareBallots(entry.ballot, highest.ballot) > 0)) highest = entry;
+      }
+      // A majority holding nothing cannot happen for a chosen slot; keep waiting rather than guess.
+      if (highest !== null) this.#learn(slot, highest.value, nowMs, out);
+    }
   }
 
   /**
@@ -161,6 +201,7 @@ export class Learner {
    */
   #vote(slot: number, ballot: Ballot, value: SlotValue, acceptorId: string, nowMs: number, out: StepBuilder): void {
     if (!this.#quorum.isMember(acceptorId) || slot < this.#nextSlot || this.#log.has(slot)) return;
+    this.#seenBelow = Math.max(this.#seenBelow, slot + 1);
     let bySlot = this.#votes.get(slot);
     if (bySlot === undefined) {
       bySlot = new Map();
@@ -186,7 +227,8 @@ export class Learner {
     }
     this.#log.set(slot, value);
     this.#votes.delete(slot);
-    this.#chosenBelow = Math.max(this.#chosenBelow, slot + 1);
+    this.#reports.delete(slot);
+    this.#seenBelow = Math.max(this.#seenBelow, slot + 1);
     out.learned.push({ slot, value });
     this.#deliverReady(nowMs, out);
   }

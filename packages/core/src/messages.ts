@@ -98,13 +98,17 @@ export interface CatchupMsg {
 }
 
 /**
- * An acceptor's answer to a catch-up: what it accepted in the asked slots. The learner counts
- * these like accepted messages. Sent to the learner `learnerId`.
+ * An acceptor's answer to a catch-up: what it holds, at the time of answering, in the asked slots
+ * [fromSlot, toSlot); a slot missing from `accepted` holds nothing. The learner counts the entries
+ * like accepted messages, and for slots it knows to be chosen it may also take the
+ * highest-ballot value from a majority of answers (see Learner). Sent to the learner `learnerId`.
  */
 export interface CatchupReplyMsg {
   readonly type: "catchupReply";
   readonly learnerId: string;
   readonly acceptorId: string;
+  readonly fromSlot: number;
+  readonly toSlot: number;
   readonly accepted: readonly AcceptedEntry[];
 }
 

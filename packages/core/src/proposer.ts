@@ -15,6 +15,12 @@ export interface ProposerConfig {
   readonly random: () => number;
   /** The host's clock at start-up; later times come with each input. */
   readonly nowMs: number;
+  /**
+   * The round this proposer's ballots start above (0 by default). With a fresh nonce in
+   * `proposerId` at every start, 0 is safe; a host that keeps a durable round counter instead
+   * passes the highest round it reserved.
+   */
+  readonly startRound?: number;
 }
 
 /** Where a proposer stands: following a leader, running phase 1, or leading. */
@@ -92,7 +98,7 @@ export class Proposer {
     this.#quorum = new QuorumConfig(config.acceptorIds);
     this.#limits = config.limits ?? DEFAULT_LIMITS;
     this.#random = config.random;
-    this.#ballot = { round: 0, proposerId: config.proposerId };
+    this.#ballot = { round: config.startRound ?? 0, proposerId: config.proposerId };
     // Listen for a leader for one timeout before trying to take over, so that a proposer
     // restarting into a healthy cluster does not depose its leader.
     this.#electionAtMs = config.nowMs + this.#electionTimeoutMs();
