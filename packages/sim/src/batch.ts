@@ -15,6 +15,7 @@ export interface BatchSummary {
   requests: number;
   requestsDecided: number;
   slotsChosen: number;
+  duplicatesSuppressed: number;
   readonly faults: Record<FaultKind, number>;
   readonly failed: FailedRun[];
 }
@@ -22,7 +23,16 @@ export interface BatchSummary {
 /** An empty summary, to add runs to. */
 export function emptySummary(): BatchSummary {
   const faults = Object.fromEntries(FAULT_KINDS.map((kind) => [kind, 0])) as Record<FaultKind, number>;
-  return { runs: 0, steps: 0, requests: 0, requestsDecided: 0, slotsChosen: 0, faults, failed: [] };
+  return {
+    runs: 0,
+    steps: 0,
+    requests: 0,
+    requestsDecided: 0,
+    slotsChosen: 0,
+    duplicatesSuppressed: 0,
+    faults,
+    failed: [],
+  };
 }
 
 /** Adds `part` into `total`. */
@@ -32,6 +42,7 @@ export function mergeSummary(total: BatchSummary, part: BatchSummary): void {
   total.requests += part.requests;
   total.requestsDecided += part.requestsDecided;
   total.slotsChosen += part.slotsChosen;
+  total.duplicatesSuppressed += part.duplicatesSuppressed;
   for (const kind of FAULT_KINDS) total.faults[kind] += part.faults[kind];
   total.failed.push(...part.failed);
 }
@@ -58,6 +69,7 @@ export function runBatch(options: {
     sinceProgress.requests += result.requests;
     sinceProgress.requestsDecided += result.requestsDecided;
     sinceProgress.slotsChosen += result.slotsChosen;
+    sinceProgress.duplicatesSuppressed += result.duplicatesSuppressed;
     for (const kind of FAULT_KINDS) sinceProgress.faults[kind] += result.faults[kind];
     if (result.violation !== null) sinceProgress.failed.push({ seed, violation: result.violation });
     const stop = options.stopAtFirstFailure === true && result.violation !== null;

@@ -145,7 +145,8 @@ async function runMany(from: number, seeds: number, variant: VariantName, worker
   );
   out.push(`  faults injected: ${FAULT_KINDS.map((k) => `${k} ${fmt(total.faults[k])}`).join(", ")}`);
   out.push(
-    `  decided: ${fmt(total.requestsDecided)} of ${fmt(total.requests)} requests at every learner; ${fmt(total.slotsChosen)} slots chosen`,
+    `  decided: ${fmt(total.requestsDecided)} of ${fmt(total.requests)} requests at every learner; ${fmt(total.slotsChosen)} slots chosen; ` +
+      `${fmt(total.duplicatesSuppressed)} deliveries of retried requests suppressed`,
   );
   const missing = FAULT_KINDS.filter((k) => total.faults[k] === 0);
   if (missing.length > 0) out.push(`  fault kinds never injected: ${missing.join(", ")} (run more seeds)`);

@@ -61,6 +61,8 @@ export interface RunResult {
   /** Requests delivered at every learner by the end. */
   readonly requestsDecided: number;
   readonly slotsChosen: number;
+  /** Deliveries of a request chosen again after a retry, which learners suppressed. */
+  readonly duplicatesSuppressed: number;
   readonly violation: Violation | null;
 }
 
@@ -151,6 +153,7 @@ class Simulation {
   readonly #partitions = new Map<number, readonly (readonly [number, number])[]>();
   #partitionSeq = 0;
   #requests = 0;
+  #duplicates = 0;
   #nowMs = 0;
   #steps = 0;
   #healed = false;
@@ -269,6 +272,7 @@ class Simulation {
       requests: this.#requests,
       requestsDecided: decidedEverywhere,
       slotsChosen: this.#checker.slotsChosen,
+      duplicatesSuppressed: this.#duplicates,
       violation,
     };
   }
@@ -473,6 +477,7 @@ class Simulation {
     for (const delivery of step.delivered) {
       this.#checker.delivered(node.name, delivery);
       const id = delivery.kind === "delivered" ? delivery.request.id : delivery.requestId;
+      if (delivery.kind === "duplicate") this.#duplicates++;
       node.decided.add(id);
       this.#decided.add(id);
       this.#clientOf.get(id)?.outstanding.delete(id);
