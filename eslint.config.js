@@ -16,6 +16,9 @@ const impureGlobals = [
   "fetch",
 ].map((name) => ({ name, message: "The core is pure: time, randomness and I/O come in as arguments." }));
 
+const entryPointOnly = { group: ["@paxos/*/*"], message: "Import a package only through its entry point." };
+const noServices = { group: ["@paxos/service-*"], message: "Nothing imports a service: services are processes." };
+
 export default tseslint.config(
   { ignores: ["**/build/**", "**/node_modules/**", ".data/**"] },
   js.configs.recommended,
@@ -31,12 +34,28 @@ export default tseslint.config(
       "@typescript-eslint/switch-exhaustiveness-check": ["error", { considerDefaultExhaustiveForUnions: true }],
       "@typescript-eslint/no-floating-promises": "error",
       "@typescript-eslint/consistent-type-imports": "error",
-      "no-restricted-imports": [
-        "error",
-        { patterns: [{ group: ["@paxos/*/*"], message: "Import a package only through its entry point." }] },
-      ],
+      "no-restricted-imports": ["error", { patterns: [entryPointOnly, noServices] }],
     },
   },
+  // Adapters depend on the core's types (and the wire format), never on each other.
+  ...["store-redis", "transport-nats", "embedded"].map((adapter) => ({
+    files: [`packages/${adapter}/src/**/*.ts`],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            entryPointOnly,
+            noServices,
+            {
+              regex: `^@paxos/(?!core$|wire$)`,
+              message: "Adapters depend only on @paxos/core and @paxos/wire, never on each other or on hosts.",
+            },
+          ],
+        },
+      ],
+    },
+  })),
   {
     files: ["packages/core/src/**/*.ts"],
     ignores: ["**/*.test.ts"],
