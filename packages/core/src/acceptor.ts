@@ -140,11 +140,11 @@ export class Acceptor {
    * the learner needs to know which acceptors had nothing to report.
    */
   #onCatchup(msg: CatchupMsg): AcceptorStep {
-    const { learnerId, fromSlot, toSlot } = msg;
+    const { learnerId, fromSlot, toSlot, chosenBelow } = msg;
     const accepted = this.#entriesIn(fromSlot, toSlot);
     return {
       persist: null,
-      send: [{ type: "catchupReply", learnerId, acceptorId: this.acceptorId, fromSlot, toSlot, accepted }],
+      send: [{ type: "catchupReply", learnerId, acceptorId: this.acceptorId, fromSlot, toSlot, chosenBelow, accepted }],
     };
   }
 

@@ -71,6 +71,8 @@ export class Learner {
   #seenBelow = 0;
   #lastProgressMs = 0;
   #catchupSentMs = 0;
+  /** When the current gap (slots known to exist but not delivered) appeared; null without one. */
+  #gapSinceMs: number | null = null;
 
   /**
    * Restores a learner from the slots its storage holds (none the first time). The log is
@@ -138,13 +140,15 @@ export class Learner {
       default:
         break;
     }
+    if (this.#nextSlot >= this.#catchupEnd()) this.#gapSinceMs = null;
+    else this.#gapSinceMs ??= nowMs;
     return out.build();
   }
 
   /** Advances time: asks for slots that stay missing for `catchupIntervalMs`. */
   tick(nowMs: number): LearnerStep {
     const out = new StepBuilder();
-    const quietMs = nowMs - Math.max(this.#lastProgressMs, this.#catchupSentMs);
+    const quietMs = nowMs - Math.max(this.#lastProgressMs, this.#catchupSentMs, this.#gapSinceMs ?? nowMs);
     const endSlot = this.#catchupEnd();
     if (this.#nextSlot < endSlot && quietMs >= this.#limits.catchupIntervalMs) {
       this.#catchupSentMs = nowMs;
@@ -153,6 +157,7 @@ export class Learner {
         learnerId: this.learnerId,
         fromSlot: this.#nextSlot,
         toSlot: Math.min(endSlot, this.#nextSlot + this.#limits.catchupSlotsMax),
+        chosenBelow: this.#chosenBelow,
       });
     }
     return out.build();
@@ -163,8 +168,9 @@ export class Learner {
   }
 
   /**
-   * An acceptor answered our catch-up. Its entries count as votes. For slots a leader told us are
-   * chosen, the answer is also a report made after the choice: once a majority of acceptors have
+   * An acceptor answered our catch-up. Its entries count as votes. For slots a leader had told us
+   * were chosen when we asked (the request's `chosenBelow`, echoed in the answer), the answer is
+   * also a report made after the choice: once a majority of acceptors have
    * reported, the value of the highest ballot among their reports is the chosen one. This is the
    * reasoning of phase 1 ("Paxos Made Simple", 2.2, P2c): the reporting majority shares an
    * acceptor with the majority that chose value v at ballot b; that acceptor reports a ballot of
@@ -175,7 +181,8 @@ export class Learner {
     if (!this.#quorum.isMember(msg.acceptorId)) return;
     for (const entry of msg.accepted) this.#vote(entry.slot, entry.ballot, entry.value, msg.acceptorId, nowMs, out);
     const held = new Map(msg.accepted.map((entry) => [entry.slot, entry]));
-    const toSlot = Math.min(msg.toSlot, this.#chosenBelow, msg.fromSlot + this.#limits.catchupSlotsMax);
+    // Only slots known chosen when we asked: an answer to an older question may predate the choice.
+    const toSlot = Math.min(msg.toSlot, msg.chosenBelow, msg.fromSlot + this.#limits.catchupSlotsMax);
     for (let slot = Math.max(msg.fromSlot, this.#nextSlot); slot < toSlot; slot++) {
       if (this.#log.has(slot)) continue;
       let reports = this.#reports.get(slot);

@@ -27,6 +27,16 @@ export interface Limits {
   readonly catchupIntervalMs: number;
   /** Slots asked for in one catch-up request. */
   readonly catchupSlotsMax: number;
+  /**
+   * Bytes of one encoded message on the wire (envelope included). Receivers refuse larger ones
+   * before parsing them; it stays below NATS's default max_payload of 1 MiB.
+   */
+  readonly messageBytesMax: number;
+  /**
+   * Nesting depth of arrays and objects in one encoded message, envelope included. Receivers
+   * refuse deeper ones before validating them, so hostile nesting cannot exhaust the stack.
+   */
+  readonly jsonDepthMax: number;
 }
 
 export const DEFAULT_LIMITS: Limits = Object.freeze({
@@ -42,4 +52,6 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   prepareRetransmitMs: 300,
   catchupIntervalMs: 500,
   catchupSlotsMax: 256,
+  messageBytesMax: 1_000_000,
+  jsonDepthMax: 32,
 });

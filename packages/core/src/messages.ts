@@ -95,6 +95,8 @@ export interface CatchupMsg {
   readonly learnerId: string;
   readonly fromSlot: number;
   readonly toSlot: number;
+  /** The learner's `chosenBelow` when it asked: slots below it were chosen before any answer. */
+  readonly chosenBelow: number;
 }
 
 /**
@@ -109,6 +111,8 @@ export interface CatchupReplyMsg {
   readonly acceptorId: string;
   readonly fromSlot: number;
   readonly toSlot: number;
+  /** Echoed from the CatchupMsg this answers. */
+  readonly chosenBelow: number;
   readonly accepted: readonly AcceptedEntry[];
 }
 

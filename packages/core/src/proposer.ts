@@ -344,6 +344,8 @@ export class Proposer {
    * re-proposes what it finds), and learners deliver a retried request only once.
    */
   #stepDown(nowMs: number, out: StepBuilder): void {
+    this.#role = "follower";
+    if (this.#leader !== null && this.#leader.proposerId === this.proposerId) this.#leader = null;
     const hint = this.#leaderHint();
     for (const request of this.#pending)
       out.rejected.push({ requestId: request.id, reason: "notLeader", leaderHint: hint });
@@ -351,8 +353,6 @@ export class Proposer {
     this.#inflight.clear();
     this.#heldIds.clear();
     this.#promises.clear();
-    this.#role = "follower";
-    if (this.#leader !== null && this.#leader.proposerId === this.proposerId) this.#leader = null;
     this.#electionAtMs = nowMs + this.#electionTimeoutMs();
   }
 

@@ -32,6 +32,11 @@ export interface RunPlan {
   readonly partitionProbability: number;
   /** Of partitions, the share that block one direction only. */
   readonly oneWayShare: number;
+  /**
+   * Chance, at each chaos tick, that a process turns slow for a while: everything it sends is
+   * held back by a few hundred milliseconds (a gray failure: alive, but its answers arrive stale).
+   */
+  readonly slowNodeProbability: number;
   /** Chance that an acceptor crashes during a step before its write reaches the disk. */
   readonly crashBeforePersistProbability: number;
   /** Chance that an acceptor crashes after its write reached the disk, before it replies. */
@@ -76,10 +81,11 @@ export function drawPlan(rng: Rng): RunPlan {
     duplicateProbability: on(0.5) ? rng.next() * 0.2 : 0,
     delayMinMs,
     delayMaxMs: delayMinMs + rng.between(1, 30),
-    reorderProbability: on(0.5) ? rng.next() * 0.1 : 0,
+    reorderProbability: on(0.5) ? rng.next() * 0.2 : 0,
     crashProbability: on(0.6) ? rng.next() * 0.15 : 0,
     partitionProbability: on(0.5) ? rng.next() * 0.1 : 0,
     oneWayShare: rng.next(),
+    slowNodeProbability: on(0.4) ? rng.next() * 0.1 : 0,
     crashBeforePersistProbability: on(0.3) ? rng.next() * 0.02 : 0,
     crashAfterPersistProbability: on(0.3) ? rng.next() * 0.02 : 0,
     learnerCrashBeforePersistProbability: on(0.3) ? rng.next() * 0.02 : 0,

@@ -31,6 +31,7 @@ export const FAULT_KINDS = [
   "reorder",
   "partitionSymmetric",
   "partitionOneWay",
+  "slowNode",
   "crashAcceptor",
   "crashProposer",
   "crashLearner",
@@ -120,6 +121,7 @@ type SimEvent =
   | { readonly kind: "chaos" }
   | { readonly kind: "restart"; readonly node: number }
   | { readonly kind: "partitionEnd"; readonly id: number }
+  | { readonly kind: "slowEnd"; readonly node: number }
   | { readonly kind: "heal" }
   | { readonly kind: "client"; readonly node: number };
 
@@ -152,6 +154,8 @@ class Simulation {
   #blocked: Uint8Array = new Uint8Array(0);
   readonly #partitions = new Map<number, readonly (readonly [number, number])[]>();
   #partitionSeq = 0;
+  /** Per node: until when everything it sends is held back (0: not slow). */
+  #slowUntil: number[] = [];
   #requests = 0;
   #duplicates = 0;
   #nowMs = 0;
@@ -228,6 +232,7 @@ class Simulation {
       this.#clients.push(node);
     }
     this.#blocked = new Uint8Array(this.#nodes.length * this.#nodes.length);
+    this.#slowUntil = this.#nodes.map(() => 0);
   }
 
   run(): RunResult {
@@ -296,6 +301,9 @@ class Simulation {
       case "partitionEnd":
         this.#endPartition(event.id);
         break;
+      case "slowEnd":
+        this.#slowUntil[event.node] = 0;
+        break;
       case "heal":
         this.#heal();
         break;
@@ -353,8 +361,9 @@ class Simulation {
       let delayMs = rng.between(plan.delayMinMs, plan.delayMaxMs);
       if (rng.chance(plan.reorderProbability)) {
         this.#faults.reorder++;
-        delayMs += rng.between(50, 300);
+        delayMs += rng.between(50, 1000);
       }
+      if ((this.#slowUntil[from] ?? 0) > this.#nowMs) delayMs += rng.between(100, 600);
       this.#queue.push(this.#nowMs + delayMs, { kind: "deliver", from, to, msg });
     }
   }
@@ -576,6 +585,16 @@ class Simulation {
       }
     }
     if (this.#partitions.size === 0 && rng.chance(plan.partitionProbability)) this.#startPartition();
+    if (rng.chance(plan.slowNodeProbability)) {
+      const node = rng.pick(this.#nodes);
+      if ((this.#slowUntil[node.index] ?? 0) <= this.#nowMs) {
+        this.#faults.slowNode++;
+        const untilMs = this.#nowMs + rng.between(100, 800);
+        this.#slowUntil[node.index] = untilMs;
+        this.#log(`SLOW ${this.#name(node.index)} until ${untilMs}ms`);
+        this.#queue.push(untilMs, { kind: "slowEnd", node: node.index });
+      }
+    }
     this.#queue.push(this.#nowMs + plan.chaosIntervalMs, { kind: "chaos" });
   }
 
@@ -668,6 +687,7 @@ class Simulation {
   #heal(): void {
     this.#healed = true;
     for (const id of [...this.#partitions.keys()]) this.#endPartition(id);
+    this.#slowUntil.fill(0);
     this.#plan = { ...this.#plan, dropProbability: 0, duplicateProbability: 0, reorderProbability: 0 };
     for (const node of this.#nodes) if (node.kind !== "client" && node.core === null) this.#restart(node);
     this.#log("HEAL: faults stop; every request must now be decided");

@@ -1,0 +1,217 @@
+// Proves the acceptor's voting rules of "Paxos Made Simple", 2.2 (P1a, phase 1b, phase 2b) and the
+// maxBal line of Lamport's TLA+ Phase2b, one rule per test: each feeds messages to a real Acceptor
+// and checks what it asks to persist and what it sends.
+import { describe, expect, it } from "vitest";
+import { Acceptor, type AcceptorState, emptyAcceptorState } from "./acceptor.ts";
+import type { Ballot } from "./ballot.ts";
+import { InvariantViolation } from "./invariant.ts";
+import type { AcceptedEntry, AcceptMsg, CatchupMsg, PrepareMsg } from "./messages.ts";
+import { NOOP, type SlotValue } from "./value.ts";
+
+const b = (round: number, proposerId: string): Ballot => ({ round, proposerId });
+const value = (id: string, payload = id): SlotValue => ({ kind: "batch", requests: [{ id, payload }] });
+const prepare = (ballot: Ballot, fromSlot = 0): PrepareMsg => ({ type: "prepare", ballot, fromSlot });
+const accept = (ballot: Ballot, slot: number, v: SlotValue): AcceptMsg => ({ type: "accept", ballot, slot, value: v });
+const catchup = (fromSlot: number, toSlot: number): CatchupMsg => ({
+  type: "catchup",
+  learnerId: "l1",
+  fromSlot,
+  toSlot,
+  chosenBelow: 0,
+});
+const entry = (slot: number, ballot: Ballot, v: SlotValue): AcceptedEntry => ({ slot, ballot, value: v });
+
+const fresh = (): Acceptor => new Acceptor("a1", emptyAcceptorState());
+
+/** An acceptor that promised `promised` and accepted the given entries (a consistent state). */
+function restored(promised: Ballot, entries: AcceptedEntry[]): Acceptor {
+  const state: AcceptorState = { promised, accepted: new Map(entries.map((e) => [e.slot, e])) };
+  return new Acceptor("a1", state);
+}
+
+describe("acceptor phase 1 (Paxos Made Simple 2.2, phase 1b and P1a)", () => {
+  it("promises a higher prepare, persists the promise, and reports accepted entries from fromSlot on", () => {
+    const acceptor = restored(b(1, "p1"), [
+      entry(0, b(1, "p1"), value("r0")),
+      entry(3, b(1, "p1"), value("r3")),
+      entry(7, b(1, "p1"), NOOP),
+    ]);
+    const step = acceptor.receive(prepare(b(2, "p2"), 3));
+    expect(step.persist).toEqual({ promised: b(2, "p2"), accept: null });
+    expect(step.send).toEqual([
+      {
+        type: "promise",
+        ballot: b(2, "p2"),
+        acceptorId: "a1",
+        accepted: [entry(3, b(1, "p1"), value("r3")), entry(7, b(1, "p1"), NOOP)],
+      },
+    ]);
+    expect(acceptor.promised).toEqual(b(2, "p2"));
+  });
+
+  it("nacks a lower prepare with its promise and persists nothing (P1a)", () => {
+    const acceptor = restored(b(2, "p2"), []);
+    for (const low of [b(1, "p9"), b(2, "p1"), b(0, "")]) {
+      const step = acceptor.receive(prepare(low));
+      expect(step.persist).toBeNull();
+      expect(step.send).toEqual([{ type: "nack", ballot: low, promised: b(2, "p2"), acceptorId: "a1" }]);
+    }
+    expect(acceptor.promised).toEqual(b(2, "p2"));
+  });
+
+  it("answers a repeated prepare of the promised ballot again, without a new write", () => {
+    const acceptor = fresh();
+    const first = acceptor.receive(prepare(b(1, "p1")));
+    expect(first.persist).not.toBeNull();
+    acceptor.receive(accept(b(1, "p1"), 0, value("r0")));
+    const again = acceptor.receive(prepare(b(1, "p1")));
+    expect(again.persist).toBeNull();
+    expect(again.send).toEqual([
+      { type: "promise", ballot: b(1, "p1"), acceptorId: "a1", accepted: [entry(0, b(1, "p1"), value("r0"))] },
+    ]);
+  });
+});
+
+describe("acceptor phase 2 (Paxos Made Simple 2.2, phase 2b; TLA+ Phase2b sets maxBal)", () => {
+  it("accepts at its promise: persists the entry with the promise, and reports accepted", () => {
+    const acceptor = fresh();
+    acceptor.receive(prepare(b(1, "p1")));
+    const step = acceptor.receive(accept(b(1, "p1"), 0, value("r0")));
+    expect(step.persist).toEqual({ promised: b(1, "p1"), accept: entry(0, b(1, "p1"), value("r0")) });
+    expect(step.send).toEqual([
+      { type: "accepted", ballot: b(1, "p1"), slot: 0, value: value("r0"), acceptorId: "a1" },
+    ]);
+    expect(acceptor.state.accepted.get(0)).toEqual(entry(0, b(1, "p1"), value("r0")));
+  });
+
+  it("accepts above its promise, and the write raises the promise, so a later lower prepare is nacked", () => {
+    // a1 promised 1.p1 but missed the prepare of 3.p3; it then accepts at 3.p3. A prepare at 2.p2
+    // (between the two) must now be nacked: had a1 promised it, p2 would not learn of this vote.
+    const acceptor = restored(b(1, "p1"), []);
+    const step = acceptor.receive(accept(b(3, "p3"), 0, value("r0")));
+    expect(step.persist).toEqual({ promised: b(3, "p3"), accept: entry(0, b(3, "p3"), value("r0")) });
+    expect(acceptor.promised).toEqual(b(3, "p3"));
+    const later = acceptor.receive(prepare(b(2, "p2")));
+    expect(later.persist).toBeNull();
+    expect(later.send).toEqual([{ type: "nack", ballot: b(2, "p2"), promised: b(3, "p3"), acceptorId: "a1" }]);
+  });
+
+  it("a higher-ballot accept replaces the slot's entry; other slots keep theirs", () => {
+    const acceptor = restored(b(1, "p1"), [entry(0, b(1, "p1"), value("r0")), entry(1, b(1, "p1"), value("r1"))]);
+    acceptor.receive(accept(b(2, "p2"), 0, value("r9")));
+    expect(acceptor.state.accepted.get(0)).toEqual(entry(0, b(2, "p2"), value("r9")));
+    expect(acceptor.state.accepted.get(1)).toEqual(entry(1, b(1, "p1"), value("r1")));
+  });
+
+  it("nacks an accept below its promise and persists nothing", () => {
+    const acceptor = restored(b(2, "p2"), [entry(0, b(1, "p1"), value("r0"))]);
+    const step = acceptor.receive(accept(b(1, "p1"), 1, value("r1")));
+    expect(step.persist).toBeNull();
+    expect(step.send).toEqual([{ type: "nack", ballot: b(1, "p1"), promised: b(2, "p2"), acceptorId: "a1" }]);
+    expect(acceptor.state.accepted.has(1)).toBe(false);
+    expect(acceptor.state.accepted.get(0)).toEqual(entry(0, b(1, "p1"), value("r0")));
+  });
+
+  it("answers a retransmitted accept without a write", () => {
+    const acceptor = fresh();
+    const first = acceptor.receive(accept(b(1, "p1"), 4, value("r4")));
+    expect(first.persist).not.toBeNull();
+    const again = acceptor.receive(accept(b(1, "p1"), 4, value("r4")));
+    expect(again.persist).toBeNull();
+    expect(again.send).toEqual(first.send);
+  });
+
+  it("throws InvariantViolation when one ballot carries two values for one slot", () => {
+    const acceptor = fresh();
+    acceptor.receive(accept(b(1, "p1"), 0, value("r0")));
+    expect(() => acceptor.receive(accept(b(1, "p1"), 0, value("r0", "other")))).toThrow(InvariantViolation);
+    expect(() => acceptor.receive(accept(b(1, "p1"), 0, NOOP))).toThrow(InvariantViolation);
+  });
+});
+
+describe("acceptor state and restore", () => {
+  it("refuses to restore a state that accepted a ballot above its promise", () => {
+    const state: AcceptorState = {
+      promised: b(1, "p1"),
+      accepted: new Map([[0, entry(0, b(2, "p2"), value("r0"))]]),
+    };
+    expect(() => new Acceptor("a1", state)).toThrow(InvariantViolation);
+  });
+
+  it("restores promise and accepted entries, and keeps voting by them", () => {
+    const first = fresh();
+    const writes = [
+      first.receive(prepare(b(1, "p1"))).persist,
+      first.receive(accept(b(1, "p1"), 0, value("r0"))).persist,
+    ];
+    // Apply the writes as a store would, then restart from what it holds.
+    let promised: Ballot = b(0, "");
+    const accepted = new Map<number, AcceptedEntry>();
+    for (const write of writes) {
+      if (write === null) continue;
+      promised = write.promised;
+      if (write.accept !== null) accepted.set(write.accept.slot, write.accept);
+    }
+    const second = new Acceptor("a1", { promised, accepted });
+    expect(second.state).toEqual(first.state);
+    expect(second.receive(prepare(b(0, "p0"))).send[0]?.type).toBe("nack");
+  });
+
+  it("hands out copies of its state, not its own maps", () => {
+    const acceptor = fresh();
+    const snapshot = acceptor.state.accepted as Map<number, AcceptedEntry>;
+    snapshot.set(9, entry(9, b(1, "p1"), NOOP));
+    expect(acceptor.state.accepted.has(9)).toBe(false);
+  });
+
+  it("ignores messages that are not for acceptors", () => {
+    const acceptor = fresh();
+    const step = acceptor.receive({ type: "chosen", slot: 0, value: NOOP });
+    expect(step).toEqual({ persist: null, send: [] });
+  });
+});
+
+describe("acceptor catch-up (learners count the reply as votes, Paxos Made Simple 2.3)", () => {
+  it("answers only the asked range [fromSlot, toSlot), in slot order, and writes nothing", () => {
+    const acceptor = restored(b(2, "p2"), [
+      entry(9, b(2, "p2"), value("r9")),
+      entry(1, b(1, "p1"), value("r1")),
+      entry(2, b(2, "p2"), NOOP),
+      entry(5, b(2, "p2"), value("r5")),
+    ]);
+    const narrow = acceptor.receive(catchup(2, 6));
+    expect(narrow.persist).toBeNull();
+    expect(narrow.send).toEqual([
+      {
+        type: "catchupReply",
+        learnerId: "l1",
+        acceptorId: "a1",
+        fromSlot: 2,
+        toSlot: 6,
+        chosenBelow: 0,
+        accepted: [entry(2, b(2, "p2"), NOOP), entry(5, b(2, "p2"), value("r5"))],
+      },
+    ]);
+    // A range wider than the number of entries takes the other path through the map.
+    const wide = acceptor.receive(catchup(0, 1_000_000));
+    expect(wide.send[0]?.type === "catchupReply" && wide.send[0].accepted.map((e) => e.slot)).toEqual([1, 2, 5, 9]);
+  });
+
+  it("answers with an empty list when it accepted nothing in the range, so the learner hears it had nothing", () => {
+    const acceptor = restored(b(1, "p1"), [entry(0, b(1, "p1"), NOOP)]);
+    expect(acceptor.receive(catchup(1, 10))).toEqual({
+      persist: null,
+      send: [
+        {
+          type: "catchupReply",
+          learnerId: "l1",
+          acceptorId: "a1",
+          fromSlot: 1,
+          toSlot: 10,
+          chosenBelow: 0,
+          accepted: [],
+        },
+      ],
+    });
+  });
+});

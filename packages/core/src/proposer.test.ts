@@ -1,0 +1,359 @@
+// Proves the proposer's rules of "Paxos Made Simple", 2.2 (phase 1a, phase 2a with P2c) and 3
+// (Multi-Paxos: one leader, gaps filled with no-ops), plus its bounds. Each test drives a real
+// Proposer with an injected `random` and explicit times, and checks the messages it emits.
+import { describe, expect, it } from "vitest";
+import type { Ballot } from "./ballot.ts";
+import { DEFAULT_LIMITS, type Limits } from "./limits.ts";
+import type { AcceptedEntry, AcceptMsg, Message, PromiseMsg } from "./messages.ts";
+import { Proposer, type ProposerStep } from "./proposer.ts";
+import { type ClientRequest, NOOP, type SlotValue } from "./value.ts";
+
+const ACCEPTORS = ["a1", "a2", "a3"] as const;
+const b = (round: number, proposerId: string): Ballot => ({ round, proposerId });
+const req = (id: string, payload = id): ClientRequest => ({ id, payload });
+const batch = (...ids: string[]): SlotValue => ({ kind: "batch", requests: ids.map((id) => req(id)) });
+const entry = (slot: number, ballot: Ballot, value: SlotValue): AcceptedEntry => ({ slot, ballot, value });
+const promise = (ballot: Ballot, acceptorId: string, accepted: AcceptedEntry[] = []): PromiseMsg => ({
+  type: "promise",
+  ballot,
+  acceptorId,
+  accepted,
+});
+const accepted = (ballot: Ballot, slot: number, value: SlotValue, acceptorId: string): Message => ({
+  type: "accepted",
+  ballot,
+  slot,
+  value,
+  acceptorId,
+});
+
+/** With the default limits and random() = 0, a fresh proposer's election fires at 1000 ms. */
+const ELECTION_MS = DEFAULT_LIMITS.leaderTimeoutMs;
+
+function makeProposer(
+  options: { limits?: Partial<Limits>; random?: () => number; acceptorIds?: readonly string[] } = {},
+): Proposer {
+  return new Proposer({
+    proposerId: "p1",
+    acceptorIds: options.acceptorIds ?? ACCEPTORS,
+    limits: { ...DEFAULT_LIMITS, ...options.limits },
+    random: options.random ?? (() => 0),
+    nowMs: 0,
+  });
+}
+
+/** Elects p1 at ballot 1.p1 at ELECTION_MS with promises from a1 and a2 (carrying `revealed`). */
+function elect(proposer: Proposer, revealed: AcceptedEntry[] = []): ProposerStep {
+  proposer.tick(ELECTION_MS);
+  proposer.receive(promise(b(1, "p1"), "a1", revealed), ELECTION_MS);
+  const step = proposer.receive(promise(b(1, "p1"), "a2"), ELECTION_MS);
+  expect(proposer.role).toBe("leader");
+  return step;
+}
+
+const accepts = (step: ProposerStep): AcceptMsg[] => step.send.filter((m): m is AcceptMsg => m.type === "accept");
+const slotsOf = (step: ProposerStep): number[] => accepts(step).map((m) => m.slot);
+
+describe("election (Paxos Made Simple 2.2 phase 1a; 3: a distinguished proposer)", () => {
+  it("a follower elects itself after the leader timeout plus jitter and prepares from its chosenBelow", () => {
+    const proposer = makeProposer({ random: () => 0.5 }); // timeout 1000 + 0.5 * 500 = 1250 ms
+    // A leader's heartbeat tells it slots below 5 are chosen and restarts its timer at t=100.
+    proposer.receive({ type: "heartbeat", ballot: b(1, "p2"), nextSlot: 7, chosenBelow: 5 }, 100);
+    expect(proposer.chosenBelow).toBe(5);
+    expect(proposer.tick(1349).send).toEqual([]);
+    expect(proposer.role).toBe("follower");
+    const step = proposer.tick(1350);
+    expect(step.send).toEqual([{ type: "prepare", ballot: b(2, "p1"), fromSlot: 5 }]);
+    expect(proposer.role).toBe("candidate");
+  });
+
+  it("does not elect itself before the first timeout, so a restart does not depose a healthy leader", () => {
+    const proposer = makeProposer();
+    expect(proposer.tick(ELECTION_MS - 1).send).toEqual([]);
+    expect(proposer.tick(ELECTION_MS).send).toEqual([{ type: "prepare", ballot: b(1, "p1"), fromSlot: 0 }]);
+  });
+
+  it("becomes leader only on a majority of distinct configured promises for its current ballot", () => {
+    const proposer = makeProposer({ acceptorIds: ["a1", "a2", "a3", "a4", "a5"] }); // quorum of 3
+    proposer.tick(ELECTION_MS);
+    const now = ELECTION_MS;
+    proposer.receive(promise(b(1, "p1"), "a1"), now);
+    proposer.receive(promise(b(1, "p1"), "a1"), now); // a duplicate
+    proposer.receive(promise(b(1, "p1"), "x9"), now); // not a configured acceptor
+    proposer.receive(promise(b(0, "p1"), "a4"), now); // another ballot
+    proposer.receive(promise(b(1, "p1"), "a2"), now);
+    expect(proposer.role).toBe("candidate");
+    const step = proposer.receive(promise(b(1, "p1"), "a3"), now);
+    expect(proposer.role).toBe("leader");
+    expect(proposer.leaderId).toBe("p1");
+    expect(step.send).toEqual([{ type: "heartbeat", ballot: b(1, "p1"), nextSlot: 0, chosenBelow: 0 }]);
+  });
+
+  it("a candidate resends its prepare after prepareRetransmitMs", () => {
+    const proposer = makeProposer();
+    proposer.tick(ELECTION_MS);
+    expect(proposer.tick(ELECTION_MS + DEFAULT_LIMITS.prepareRetransmitMs - 1).send).toEqual([]);
+    expect(proposer.tick(ELECTION_MS + DEFAULT_LIMITS.prepareRetransmitMs).send).toEqual([
+      { type: "prepare", ballot: b(1, "p1"), fromSlot: 0 },
+    ]);
+  });
+
+  it("re-proposes per slot the value of the highest ballot phase 1 revealed, and fills holes with no-ops (P2c, 3)", () => {
+    const proposer = makeProposer();
+    proposer.tick(ELECTION_MS);
+    proposer.receive(
+      promise(b(1, "p1"), "a1", [entry(0, b(0, "p9"), batch("old")), entry(3, b(0, "p9"), batch("c"))]),
+      ELECTION_MS,
+    );
+    const step = proposer.receive(promise(b(1, "p1"), "a2", [entry(0, b(0, "p8"), batch("b"))]), ELECTION_MS);
+    // 0.p9 > 0.p8 by proposerId, so slot 0 takes a1's value; slots 1 and 2 are holes below slot 3.
+    expect(step.send).toEqual([
+      { type: "accept", ballot: b(1, "p1"), slot: 0, value: batch("old") },
+      { type: "accept", ballot: b(1, "p1"), slot: 1, value: NOOP },
+      { type: "accept", ballot: b(1, "p1"), slot: 2, value: NOOP },
+      { type: "accept", ballot: b(1, "p1"), slot: 3, value: batch("c") },
+      { type: "heartbeat", ballot: b(1, "p1"), nextSlot: 4, chosenBelow: 0 },
+    ]);
+    // A new client value goes after everything phase 1 revealed.
+    expect(slotsOf(proposer.propose(req("r1"), ELECTION_MS))).toEqual([4]);
+  });
+
+  it("prefers a higher round over a higher proposerId among revealed values", () => {
+    const proposer = makeProposer();
+    proposer.tick(ELECTION_MS);
+    proposer.receive(promise(b(1, "p1"), "a1", [entry(0, b(0, "zz"), batch("low"))]), ELECTION_MS);
+    const step = proposer.receive(promise(b(1, "p1"), "a3", [entry(0, b(1, "aa"), batch("high"))]), ELECTION_MS);
+    expect(accepts(step)).toEqual([{ type: "accept", ballot: b(1, "p1"), slot: 0, value: batch("high") }]);
+  });
+
+  it("does not re-propose slots it already knows are chosen", () => {
+    const proposer = makeProposer();
+    proposer.tick(ELECTION_MS);
+    proposer.receive({ type: "chosen", slot: 1, value: batch("b") }, ELECTION_MS);
+    proposer.receive(promise(b(1, "p1"), "a1", [entry(1, b(0, "p9"), batch("b"))]), ELECTION_MS);
+    const step = proposer.receive(promise(b(1, "p1"), "a2", [entry(2, b(0, "p9"), batch("c"))]), ELECTION_MS);
+    expect(slotsOf(step)).toEqual([0, 2]);
+  });
+});
+
+describe("leading (Paxos Made Simple 2.2 phase 2a; 3: many slots, a bounded window)", () => {
+  it("batches pending requests up to batchRequestsMax", () => {
+    const proposer = makeProposer({ limits: { inflightSlotsMax: 1, batchRequestsMax: 3 } });
+    elect(proposer);
+    const now = ELECTION_MS;
+    expect(accepts(proposer.propose(req("r1"), now))).toEqual([
+      { type: "accept", ballot: b(1, "p1"), slot: 0, value: batch("r1") },
+    ]);
+    for (const id of ["r2", "r3", "r4", "r5", "r6"]) expect(proposer.propose(req(id), now).send).toEqual([]);
+    expect(proposer.load).toEqual({ inflightSlots: 1, pendingRequests: 5 });
+    proposer.receive(accepted(b(1, "p1"), 0, batch("r1"), "a1"), now);
+    const step = proposer.receive(accepted(b(1, "p1"), 0, batch("r1"), "a2"), now);
+    expect(accepts(step)).toEqual([{ type: "accept", ballot: b(1, "p1"), slot: 1, value: batch("r2", "r3", "r4") }]);
+    proposer.receive(accepted(b(1, "p1"), 1, batch("r2", "r3", "r4"), "a3"), now);
+    const last = proposer.receive(accepted(b(1, "p1"), 1, batch("r2", "r3", "r4"), "a1"), now);
+    expect(accepts(last)).toEqual([{ type: "accept", ballot: b(1, "p1"), slot: 2, value: batch("r5", "r6") }]);
+  });
+
+  it("batches pending requests up to batchBytesMax, but always takes at least one", () => {
+    // Each request below weighs 2 + 3 + 16 = 21 bytes: two fit in 50, three do not.
+    const proposer = makeProposer({ limits: { inflightSlotsMax: 1, batchBytesMax: 50 } });
+    elect(proposer);
+    const now = ELECTION_MS;
+    proposer.propose(req("r0", "x"), now);
+    for (const id of ["r1", "r2", "r3"]) proposer.propose(req(id, "x"), now);
+    proposer.receive(accepted(b(1, "p1"), 0, { kind: "batch", requests: [req("r0", "x")] }, "a1"), now);
+    const step = proposer.receive(accepted(b(1, "p1"), 0, { kind: "batch", requests: [req("r0", "x")] }, "a2"), now);
+    expect(accepts(step).map((m) => m.value)).toEqual([{ kind: "batch", requests: [req("r1", "x"), req("r2", "x")] }]);
+    expect(proposer.load.pendingRequests).toBe(1);
+  });
+
+  it("never keeps more than inflightSlotsMax slots in flight", () => {
+    const proposer = makeProposer({ limits: { inflightSlotsMax: 2, batchRequestsMax: 1 } });
+    elect(proposer);
+    const now = ELECTION_MS;
+    const sent: number[] = [];
+    for (const id of ["r0", "r1", "r2", "r3", "r4"]) {
+      sent.push(...slotsOf(proposer.propose(req(id), now)));
+      expect(proposer.load.inflightSlots).toBeLessThanOrEqual(2);
+    }
+    expect(sent).toEqual([0, 1]);
+    expect(proposer.load).toEqual({ inflightSlots: 2, pendingRequests: 3 });
+    proposer.receive(accepted(b(1, "p1"), 1, batch("r1"), "a1"), now);
+    const step = proposer.receive(accepted(b(1, "p1"), 1, batch("r1"), "a3"), now);
+    expect(slotsOf(step)).toEqual([2]);
+    expect(proposer.load).toEqual({ inflightSlots: 2, pendingRequests: 2 });
+    // A chosen message from elsewhere frees a slot of the window too.
+    expect(slotsOf(proposer.receive({ type: "chosen", slot: 0, value: batch("r0") }, now))).toEqual([3]);
+    expect(proposer.load.inflightSlots).toBe(2);
+  });
+
+  it("retransmits an accept a majority has not answered after acceptRetransmitMs, and stops once chosen", () => {
+    const proposer = makeProposer();
+    elect(proposer);
+    const start = ELECTION_MS;
+    proposer.propose(req("r1"), start);
+    const retransmitMs = DEFAULT_LIMITS.acceptRetransmitMs;
+    expect(accepts(proposer.tick(start + retransmitMs - 1))).toEqual([]);
+    expect(accepts(proposer.tick(start + retransmitMs))).toEqual([
+      { type: "accept", ballot: b(1, "p1"), slot: 0, value: batch("r1") },
+    ]);
+    expect(accepts(proposer.tick(start + retransmitMs + 1))).toEqual([]); // the timer restarted
+    proposer.receive(accepted(b(1, "p1"), 0, batch("r1"), "a2"), start);
+    proposer.receive(accepted(b(1, "p1"), 0, batch("r1"), "a3"), start);
+    expect(accepts(proposer.tick(start + 10 * retransmitMs))).toEqual([]);
+  });
+
+  it("sends a heartbeat every heartbeatIntervalMs while leading", () => {
+    const proposer = makeProposer();
+    elect(proposer);
+    const heartbeats = (step: ProposerStep) => step.send.filter((m) => m.type === "heartbeat");
+    expect(heartbeats(proposer.tick(ELECTION_MS + DEFAULT_LIMITS.heartbeatIntervalMs - 1))).toEqual([]);
+    expect(heartbeats(proposer.tick(ELECTION_MS + DEFAULT_LIMITS.heartbeatIntervalMs))).toHaveLength(1);
+  });
+
+  it("emits chosen once a majority of distinct configured acceptors accepted at its ballot", () => {
+    const proposer = makeProposer();
+    elect(proposer);
+    const now = ELECTION_MS;
+    proposer.propose(req("r1"), now);
+    const value = batch("r1");
+    for (const msg of [
+      accepted(b(1, "p1"), 0, value, "a1"),
+      accepted(b(1, "p1"), 0, value, "a1"), // duplicate
+      accepted(b(1, "p1"), 0, value, "x9"), // unknown acceptor
+      accepted(b(0, "p1"), 0, value, "a2"), // another ballot
+    ]) {
+      expect(proposer.receive(msg, now)).toEqual({ send: [], rejected: [], chosen: [] });
+    }
+    const step = proposer.receive(accepted(b(1, "p1"), 0, value, "a3"), now);
+    expect(step.chosen).toEqual([{ slot: 0, value }]);
+    expect(step.send).toEqual([{ type: "chosen", slot: 0, value }]);
+    expect(proposer.chosenBelow).toBe(1);
+    // A late vote for a chosen slot changes nothing.
+    expect(proposer.receive(accepted(b(1, "p1"), 0, value, "a2"), now).chosen).toEqual([]);
+  });
+});
+
+describe("stepping down (Paxos Made Simple 2.2: a proposer abandons a ballot when a higher one exists)", () => {
+  it("a nack with a higher promise makes it step down, reject pending requests, and later elect itself above it", () => {
+    const proposer = makeProposer({ limits: { inflightSlotsMax: 1 } });
+    elect(proposer);
+    const now = ELECTION_MS;
+    proposer.propose(req("r1"), now); // in flight
+    proposer.propose(req("r2"), now); // pending
+    // Nacks for another ballot or from unknown acceptors are ignored.
+    proposer.receive({ type: "nack", ballot: b(0, "p1"), promised: b(5, "p2"), acceptorId: "a1" }, now);
+    proposer.receive({ type: "nack", ballot: b(1, "p1"), promised: b(5, "p2"), acceptorId: "x9" }, now);
+    expect(proposer.role).toBe("leader");
+    const step = proposer.receive({ type: "nack", ballot: b(1, "p1"), promised: b(5, "p2"), acceptorId: "a3" }, now);
+    expect(proposer.role).toBe("follower");
+    expect(step.rejected.map((r) => [r.requestId, r.reason])).toEqual([["r2", "notLeader"]]);
+    expect(proposer.load).toEqual({ inflightSlots: 0, pendingRequests: 0 });
+    // Backoff: 2 heartbeats plus random() * electionJitterMs (random() = 0 here).
+    const backoffMs = 2 * DEFAULT_LIMITS.heartbeatIntervalMs;
+    expect(proposer.tick(now + backoffMs - 1).send).toEqual([]);
+    expect(proposer.tick(now + backoffMs).send).toEqual([{ type: "prepare", ballot: b(6, "p1"), fromSlot: 0 }]);
+  });
+
+  it("after a nack, names the proposer of the higher ballot as the leader hint of rejected requests", () => {
+    // The nack says p2 holds 5.p2; a client told "notLeader, hint null" must guess where to retry.
+    const proposer = makeProposer({ limits: { inflightSlotsMax: 1 } });
+    elect(proposer);
+    const now = ELECTION_MS;
+    proposer.propose(req("r1"), now);
+    proposer.propose(req("r2"), now);
+    const step = proposer.receive({ type: "nack", ballot: b(1, "p1"), promised: b(5, "p2"), acceptorId: "a3" }, now);
+    expect(step.rejected).toEqual([{ requestId: "r2", reason: "notLeader", leaderHint: "p2" }]);
+    expect(proposer.propose(req("r3"), now).rejected).toEqual([
+      { requestId: "r3", reason: "notLeader", leaderHint: "p2" },
+    ]);
+  });
+
+  it("a nack of its prepare makes a candidate step down too", () => {
+    const proposer = makeProposer();
+    proposer.tick(ELECTION_MS);
+    proposer.receive({ type: "nack", ballot: b(1, "p1"), promised: b(3, "p3"), acceptorId: "a2" }, ELECTION_MS);
+    expect(proposer.role).toBe("follower");
+    expect(proposer.leaderId).toBeNull();
+  });
+
+  it("a heartbeat from a higher ballot makes a leader step down and follow it", () => {
+    const proposer = makeProposer({ limits: { inflightSlotsMax: 1 } });
+    elect(proposer);
+    const now = ELECTION_MS;
+    proposer.propose(req("r1"), now);
+    proposer.propose(req("r2"), now);
+    // A heartbeat from a deposed leader (a lower ballot) changes nothing.
+    proposer.receive({ type: "heartbeat", ballot: b(0, "p2"), nextSlot: 0, chosenBelow: 0 }, now);
+    expect(proposer.role).toBe("leader");
+    const step = proposer.receive({ type: "heartbeat", ballot: b(2, "p2"), nextSlot: 3, chosenBelow: 1 }, now);
+    expect(proposer.role).toBe("follower");
+    expect(proposer.leaderId).toBe("p2");
+    expect(step.rejected).toEqual([{ requestId: "r2", reason: "notLeader", leaderHint: "p2" }]);
+    expect(proposer.chosenBelow).toBe(1);
+  });
+
+  it("a heartbeat resets a follower's election timer", () => {
+    const proposer = makeProposer();
+    proposer.receive({ type: "heartbeat", ballot: b(1, "p2"), nextSlot: 0, chosenBelow: 0 }, 900);
+    expect(proposer.tick(ELECTION_MS).send).toEqual([]);
+    expect(proposer.tick(900 + ELECTION_MS - 1).send).toEqual([]);
+    expect(proposer.tick(900 + ELECTION_MS).send).toEqual([{ type: "prepare", ballot: b(2, "p1"), fromSlot: 0 }]);
+  });
+
+  it("a heartbeat from a lower ballot than one seen does not reset the timer of a follower", () => {
+    const proposer = makeProposer();
+    proposer.receive({ type: "heartbeat", ballot: b(4, "p3"), nextSlot: 0, chosenBelow: 0 }, 0);
+    proposer.receive({ type: "heartbeat", ballot: b(2, "p2"), nextSlot: 0, chosenBelow: 0 }, 900);
+    expect(proposer.leaderId).toBe("p3");
+    expect(proposer.tick(ELECTION_MS).send).toEqual([{ type: "prepare", ballot: b(5, "p1"), fromSlot: 0 }]);
+  });
+});
+
+describe("client requests", () => {
+  it("a non-leader rejects proposals with a hint at the leader it follows (none when unknown)", () => {
+    const proposer = makeProposer();
+    expect(proposer.propose(req("r1"), 0).rejected).toEqual([
+      { requestId: "r1", reason: "notLeader", leaderHint: null },
+    ]);
+    proposer.receive({ type: "heartbeat", ballot: b(1, "p2"), nextSlot: 0, chosenBelow: 0 }, 10);
+    const step = proposer.receive({ type: "propose", proposerId: "p1", request: req("r2") }, 20);
+    expect(step.rejected).toEqual([{ requestId: "r2", reason: "notLeader", leaderHint: "p2" }]);
+    expect(step.send).toEqual([]);
+  });
+
+  it("rejects a request larger than requestBytesMax as tooLarge", () => {
+    const proposer = makeProposer({ limits: { requestBytesMax: 100 } });
+    elect(proposer);
+    const step = proposer.propose(req("big", "x".repeat(100)), ELECTION_MS);
+    expect(step.rejected).toEqual([{ requestId: "big", reason: "tooLarge", leaderHint: "p1" }]);
+    expect(step.send).toEqual([]);
+    expect(proposer.load.pendingRequests).toBe(0);
+  });
+
+  it("rejects requests beyond pendingRequestsMax as overloaded", () => {
+    const proposer = makeProposer({ limits: { inflightSlotsMax: 1, pendingRequestsMax: 2 } });
+    elect(proposer);
+    for (const id of ["r0", "r1", "r2"]) expect(proposer.propose(req(id), ELECTION_MS).rejected).toEqual([]);
+    expect(proposer.propose(req("r3"), ELECTION_MS).rejected).toEqual([
+      { requestId: "r3", reason: "overloaded", leaderHint: "p1" },
+    ]);
+  });
+
+  it("does not queue a request id it already holds, pending or in flight", () => {
+    const proposer = makeProposer({ limits: { inflightSlotsMax: 1 } });
+    elect(proposer);
+    const now = ELECTION_MS;
+    proposer.propose(req("r1"), now); // in flight in slot 0
+    proposer.propose(req("r2"), now); // pending
+    expect(proposer.propose(req("r2"), now)).toEqual({ send: [], rejected: [], chosen: [] });
+    expect(proposer.propose(req("r1"), now)).toEqual({ send: [], rejected: [], chosen: [] });
+    expect(proposer.load.pendingRequests).toBe(1);
+    proposer.receive(accepted(b(1, "p1"), 0, batch("r1"), "a1"), now);
+    const step = proposer.receive(accepted(b(1, "p1"), 0, batch("r1"), "a2"), now);
+    expect(accepts(step).map((m) => m.value)).toEqual([batch("r2")]);
+    // Once chosen, the id is released: a later retry is carried again (learners deliver it once).
+    expect(proposer.propose(req("r1"), now).rejected).toEqual([]);
+    expect(proposer.load.pendingRequests).toBe(1);
+  });
+});
