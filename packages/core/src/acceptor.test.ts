@@ -11,7 +11,13 @@ import { NOOP, type SlotValue } from "./value.ts";
 const b = (round: number, proposerId: string): Ballot => ({ round, proposerId });
 const value = (id: string, payload = id): SlotValue => ({ kind: "batch", requests: [{ id, payload }] });
 const prepare = (ballot: Ballot, fromSlot = 0): PrepareMsg => ({ type: "prepare", ballot, fromSlot });
-const accept = (ballot: Ballot, slot: number, v: SlotValue): AcceptMsg => ({ type: "accept", ballot, slot, value: v });
+const accept = (ballot: Ballot, slot: number, v: SlotValue): AcceptMsg => ({
+  type: "accept",
+  ballot,
+  slot,
+  value: v,
+  chosenBelow: 0,
+});
 const catchup = (fromSlot: number, toSlot: number): CatchupMsg => ({
   type: "catchup",
   learnerId: "l1",
@@ -25,7 +31,7 @@ const fresh = (): Acceptor => new Acceptor("a1", emptyAcceptorState());
 
 /** An acceptor that promised `promised` and accepted the given entries (a consistent state). */
 function restored(promised: Ballot, entries: AcceptedEntry[]): Acceptor {
-  const state: AcceptorState = { promised, accepted: new Map(entries.map((e) => [e.slot, e])) };
+  const state: AcceptorState = { promised, accepted: new Map(entries.map((e) => [e.slot, e])), chosenBelow: 0 };
   return new Acceptor("a1", state);
 }
 
@@ -37,12 +43,13 @@ describe("acceptor phase 1 (Paxos Made Simple 2.2, phase 1b and P1a)", () => {
       entry(7, b(1, "p1"), NOOP),
     ]);
     const step = acceptor.receive(prepare(b(2, "p2"), 3));
-    expect(step.persist).toEqual({ promised: b(2, "p2"), accept: null });
+    expect(step.persist).toEqual({ promised: b(2, "p2"), accept: null, chosenBelow: 0 });
     expect(step.send).toEqual([
       {
         type: "promise",
         ballot: b(2, "p2"),
         acceptorId: "a1",
+        chosenBelow: 0,
         accepted: [entry(3, b(1, "p1"), value("r3")), entry(7, b(1, "p1"), NOOP)],
       },
     ]);
@@ -67,7 +74,13 @@ describe("acceptor phase 1 (Paxos Made Simple 2.2, phase 1b and P1a)", () => {
     const again = acceptor.receive(prepare(b(1, "p1")));
     expect(again.persist).toBeNull();
     expect(again.send).toEqual([
-      { type: "promise", ballot: b(1, "p1"), acceptorId: "a1", accepted: [entry(0, b(1, "p1"), value("r0"))] },
+      {
+        type: "promise",
+        ballot: b(1, "p1"),
+        acceptorId: "a1",
+        chosenBelow: 0,
+        accepted: [entry(0, b(1, "p1"), value("r0"))],
+      },
     ]);
   });
 });
@@ -77,7 +90,7 @@ describe("acceptor phase 2 (Paxos Made Simple 2.2, phase 2b; TLA+ Phase2b sets m
     const acceptor = fresh();
     acceptor.receive(prepare(b(1, "p1")));
     const step = acceptor.receive(accept(b(1, "p1"), 0, value("r0")));
-    expect(step.persist).toEqual({ promised: b(1, "p1"), accept: entry(0, b(1, "p1"), value("r0")) });
+    expect(step.persist).toEqual({ promised: b(1, "p1"), accept: entry(0, b(1, "p1"), value("r0")), chosenBelow: 0 });
     expect(step.send).toEqual([
       { type: "accepted", ballot: b(1, "p1"), slot: 0, value: value("r0"), acceptorId: "a1" },
     ]);
@@ -89,7 +102,7 @@ describe("acceptor phase 2 (Paxos Made Simple 2.2, phase 2b; TLA+ Phase2b sets m
     // (between the two) must now be nacked: had a1 promised it, p2 would not learn of this vote.
     const acceptor = restored(b(1, "p1"), []);
     const step = acceptor.receive(accept(b(3, "p3"), 0, value("r0")));
-    expect(step.persist).toEqual({ promised: b(3, "p3"), accept: entry(0, b(3, "p3"), value("r0")) });
+    expect(step.persist).toEqual({ promised: b(3, "p3"), accept: entry(0, b(3, "p3"), value("r0")), chosenBelow: 0 });
     expect(acceptor.promised).toEqual(b(3, "p3"));
     const later = acceptor.receive(prepare(b(2, "p2")));
     expect(later.persist).toBeNull();
@@ -129,11 +142,42 @@ describe("acceptor phase 2 (Paxos Made Simple 2.2, phase 2b; TLA+ Phase2b sets m
   });
 });
 
+describe("acceptor chosen watermark (keeps promises small however long the log)", () => {
+  it("raises its watermark from an accept, persists it with the vote, and never lowers it", () => {
+    const acceptor = new Acceptor("a1", emptyAcceptorState());
+    const step = acceptor.receive({ ...accept(b(1, "p1"), 7, value("r7")), chosenBelow: 5 });
+    expect(step.persist?.chosenBelow).toBe(5);
+    const later = acceptor.receive({ ...accept(b(1, "p1"), 8, value("r8")), chosenBelow: 2 });
+    expect(later.persist?.chosenBelow).toBe(5);
+    expect(acceptor.state.chosenBelow).toBe(5);
+  });
+
+  it("leaves slots below the watermark out of a promise and tells the candidate where it stands", () => {
+    const acceptor = new Acceptor("a1", emptyAcceptorState());
+    acceptor.receive(accept(b(1, "p1"), 3, value("r3")));
+    acceptor.receive({ ...accept(b(1, "p1"), 6, value("r6")), chosenBelow: 5 });
+    const step = acceptor.receive(prepare(b(2, "p2"), 0));
+    expect(step.send).toEqual([
+      {
+        type: "promise",
+        ballot: b(2, "p2"),
+        acceptorId: "a1",
+        chosenBelow: 5,
+        accepted: [entry(6, b(1, "p1"), value("r6"))],
+      },
+    ]);
+    // Catch-up still answers below the watermark: learners that missed those slots need them.
+    const catchupStep = acceptor.receive(catchup(3, 4));
+    expect(catchupStep.send[0]?.type === "catchupReply" && catchupStep.send[0].accepted.length).toBe(1);
+  });
+});
+
 describe("acceptor state and restore", () => {
   it("refuses to restore a state that accepted a ballot above its promise", () => {
     const state: AcceptorState = {
       promised: b(1, "p1"),
       accepted: new Map([[0, entry(0, b(2, "p2"), value("r0"))]]),
+      chosenBelow: 0,
     };
     expect(() => new Acceptor("a1", state)).toThrow(InvariantViolation);
   });
@@ -152,7 +196,7 @@ describe("acceptor state and restore", () => {
       promised = write.promised;
       if (write.accept !== null) accepted.set(write.accept.slot, write.accept);
     }
-    const second = new Acceptor("a1", { promised, accepted });
+    const second = new Acceptor("a1", { promised, accepted, chosenBelow: 0 });
     expect(second.state).toEqual(first.state);
     expect(second.receive(prepare(b(0, "p0"))).send[0]?.type).toBe("nack");
   });

@@ -9,11 +9,13 @@ export interface AcceptorState {
   readonly promised: Ballot;
   /** Per slot, the highest-ballot proposal accepted there. */
   readonly accepted: ReadonlyMap<number, AcceptedEntry>;
+  /** Every slot below this is chosen, as a leader said in an accept. Never decreases. */
+  readonly chosenBelow: number;
 }
 
 /** A fresh acceptor's state: nothing promised, nothing accepted. */
 export function emptyAcceptorState(): AcceptorState {
-  return { promised: ZERO_BALLOT, accepted: new Map() };
+  return { promised: ZERO_BALLOT, accepted: new Map(), chosenBelow: 0 };
 }
 
 /**
@@ -24,6 +26,8 @@ export function emptyAcceptorState(): AcceptorState {
 export interface AcceptorWrite {
   readonly promised: Ballot;
   readonly accept: AcceptedEntry | null;
+  /** The chosen watermark; a store keeps the higher of this and what it holds. */
+  readonly chosenBelow: number;
 }
 
 /**
@@ -49,6 +53,7 @@ export class Acceptor {
   readonly acceptorId: string;
   #promised: Ballot;
   readonly #accepted: Map<number, AcceptedEntry>;
+  #chosenBelow: number;
 
   /** Restores an acceptor from what its storage holds (`emptyAcceptorState()` the first time). */
   constructor(acceptorId: string, restored: AcceptorState) {
@@ -56,6 +61,7 @@ export class Acceptor {
     this.acceptorId = acceptorId;
     this.#promised = restored.promised;
     this.#accepted = new Map(restored.accepted);
+    this.#chosenBelow = restored.chosenBelow;
     for (const entry of this.#accepted.values()) {
       invariant(
         compareBallots(entry.ballot, this.#promised) <= 0,
@@ -66,7 +72,7 @@ export class Acceptor {
 
   /** The state as it is in memory, which is what storage holds once the last step persisted. */
   get state(): AcceptorState {
-    return { promised: this.#promised, accepted: new Map(this.#accepted) };
+    return { promised: this.#promised, accepted: new Map(this.#accepted), chosenBelow: this.#chosenBelow };
   }
 
   /** The highest ballot this acceptor has promised. */
@@ -92,16 +98,23 @@ export class Acceptor {
    * Phase 1b, P1a of "Paxos Made Simple" 2.2: promise never to accept a ballot below `b`, unless a
    * higher one was promised. We answer a repeated prepare of the promised ballot again (the
    * proposer may have lost our first answer); that reply depends on nothing new.
+   *
+   * Slots below the chosen watermark are left out: they are decided, the new leader will not
+   * propose there, and leaving them out keeps a promise small however long the log grows (a
+   * proposer that restarted knows nothing and prepares from slot 0).
    */
   #onPrepare(msg: PrepareMsg): AcceptorStep {
     const order = compareBallots(msg.ballot, this.#promised);
     if (order < 0) return this.#nack(msg.ballot);
-    const persist = order > 0 ? { promised: msg.ballot, accept: null } : null;
+    const persist = order > 0 ? { promised: msg.ballot, accept: null, chosenBelow: this.#chosenBelow } : null;
     this.#promised = msg.ballot;
-    const accepted = this.#entriesIn(msg.fromSlot, Number.MAX_SAFE_INTEGER);
+    const fromSlot = Math.max(msg.fromSlot, this.#chosenBelow);
+    const accepted = this.#entriesIn(fromSlot, Number.MAX_SAFE_INTEGER);
     return {
       persist,
-      send: [{ type: "promise", ballot: msg.ballot, acceptorId: this.acceptorId, accepted }],
+      send: [
+        { type: "promise", ballot: msg.ballot, acceptorId: this.acceptorId, chosenBelow: this.#chosenBelow, accepted },
+      ],
     };
   }
 
@@ -132,7 +145,8 @@ export class Acceptor {
     const entry: AcceptedEntry = { slot: msg.slot, ballot: msg.ballot, value: msg.value };
     this.#promised = msg.ballot;
     this.#accepted.set(msg.slot, entry);
-    return { persist: { promised: msg.ballot, accept: entry }, send: [reply] };
+    this.#chosenBelow = Math.max(this.#chosenBelow, msg.chosenBelow);
+    return { persist: { promised: msg.ballot, accept: entry, chosenBelow: this.#chosenBelow }, send: [reply] };
   }
 
   /**

@@ -1,5 +1,9 @@
 /**
- * Every bound and timeout of the protocol, in one place. Names carry their unit last. Hosts may
+ * Every bound and timeout of the protocol, in one place. The sizes fit together: a promise carries
+ * the accepted values of the slots above the chosen watermark, about one window
+ * (`inflightSlotsMax` × `batchBytesMax`), and must fit in one message (`messageBytesMax`) with room
+ * to spare; a client value nested `payloadDepthMax` deep must still fit `jsonDepthMax` inside the
+ * deepest message that carries it. Names carry their unit last. Hosts may
  * pass their own (the simulator shortens timeouts); `DEFAULT_LIMITS` is what services run with.
  */
 export interface Limits {
@@ -37,13 +41,18 @@ export interface Limits {
    * refuse deeper ones before validating them, so hostile nesting cannot exhaust the stack.
    */
   readonly jsonDepthMax: number;
+  /**
+   * Nesting depth of one client value. A promise wraps a value in 8 more levels (envelope,
+   * message, entries, entry, slot value, requests, request, payload), so this is jsonDepthMax - 8.
+   */
+  readonly payloadDepthMax: number;
 }
 
 export const DEFAULT_LIMITS: Limits = Object.freeze({
-  inflightSlotsMax: 32,
+  inflightSlotsMax: 8,
   batchRequestsMax: 128,
-  batchBytesMax: 256 * 1024,
-  requestBytesMax: 64 * 1024,
+  batchBytesMax: 32 * 1024,
+  requestBytesMax: 16 * 1024,
   pendingRequestsMax: 10_000,
   heartbeatIntervalMs: 250,
   leaderTimeoutMs: 1_000,
@@ -54,4 +63,5 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   catchupSlotsMax: 256,
   messageBytesMax: 1_000_000,
   jsonDepthMax: 32,
+  payloadDepthMax: 24,
 });

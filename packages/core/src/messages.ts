@@ -26,6 +26,11 @@ export interface PromiseMsg {
   readonly type: "promise";
   readonly ballot: Ballot;
   readonly acceptorId: string;
+  /**
+   * Every slot below this is chosen (a leader said so in an accept). The acceptor leaves those
+   * slots out of `accepted`, and the new leader must not propose below it.
+   */
+  readonly chosenBelow: number;
   readonly accepted: readonly AcceptedEntry[];
 }
 
@@ -38,6 +43,8 @@ export interface AcceptMsg {
   readonly ballot: Ballot;
   readonly slot: number;
   readonly value: SlotValue;
+  /** The leader's knowledge: every slot below this is chosen. Acceptors keep it as a watermark. */
+  readonly chosenBelow: number;
 }
 
 /**

@@ -17,6 +17,7 @@ const promise = (ballot: Ballot, acceptorId: string, accepted: AcceptedEntry[] =
   type: "promise",
   ballot,
   acceptorId,
+  chosenBelow: 0,
   accepted,
 });
 const accepted = (ballot: Ballot, slot: number, value: SlotValue, acceptorId: string): Message => ({
@@ -108,10 +109,10 @@ describe("election (Paxos Made Simple 2.2 phase 1a; 3: a distinguished proposer)
     const step = proposer.receive(promise(b(1, "p1"), "a2", [entry(0, b(0, "p8"), batch("b"))]), ELECTION_MS);
     // 0.p9 > 0.p8 by proposerId, so slot 0 takes a1's value; slots 1 and 2 are holes below slot 3.
     expect(step.send).toEqual([
-      { type: "accept", ballot: b(1, "p1"), slot: 0, value: batch("old") },
-      { type: "accept", ballot: b(1, "p1"), slot: 1, value: NOOP },
-      { type: "accept", ballot: b(1, "p1"), slot: 2, value: NOOP },
-      { type: "accept", ballot: b(1, "p1"), slot: 3, value: batch("c") },
+      { type: "accept", ballot: b(1, "p1"), slot: 0, value: batch("old"), chosenBelow: 0 },
+      { type: "accept", ballot: b(1, "p1"), slot: 1, value: NOOP, chosenBelow: 0 },
+      { type: "accept", ballot: b(1, "p1"), slot: 2, value: NOOP, chosenBelow: 0 },
+      { type: "accept", ballot: b(1, "p1"), slot: 3, value: batch("c"), chosenBelow: 0 },
       { type: "heartbeat", ballot: b(1, "p1"), nextSlot: 4, chosenBelow: 0 },
     ]);
     // A new client value goes after everything phase 1 revealed.
@@ -123,7 +124,9 @@ describe("election (Paxos Made Simple 2.2 phase 1a; 3: a distinguished proposer)
     proposer.tick(ELECTION_MS);
     proposer.receive(promise(b(1, "p1"), "a1", [entry(0, b(0, "zz"), batch("low"))]), ELECTION_MS);
     const step = proposer.receive(promise(b(1, "p1"), "a3", [entry(0, b(1, "aa"), batch("high"))]), ELECTION_MS);
-    expect(accepts(step)).toEqual([{ type: "accept", ballot: b(1, "p1"), slot: 0, value: batch("high") }]);
+    expect(accepts(step)).toEqual([
+      { type: "accept", ballot: b(1, "p1"), slot: 0, value: batch("high"), chosenBelow: 0 },
+    ]);
   });
 
   it("does not re-propose slots it already knows are chosen", () => {
@@ -136,22 +139,45 @@ describe("election (Paxos Made Simple 2.2 phase 1a; 3: a distinguished proposer)
   });
 });
 
+describe("chosen watermark from promises", () => {
+  it("a new leader adopts the highest chosenBelow its promises report and proposes nothing below it", () => {
+    const proposer = makeProposer();
+    proposer.tick(ELECTION_MS);
+    proposer.receive(
+      { ...promise(b(1, "p1"), "a1", [entry(9, b(0, "p0"), batch("late"))]), chosenBelow: 8 },
+      ELECTION_MS,
+    );
+    const step = proposer.receive(
+      { ...promise(b(1, "p1"), "a2", [entry(2, b(0, "p0"), batch("old"))]), chosenBelow: 0 },
+      ELECTION_MS,
+    );
+    expect(proposer.role).toBe("leader");
+    expect(proposer.chosenBelow).toBe(8);
+    expect(slotsOf(step)).toEqual([8, 9]);
+    expect(accepts(step).every((m) => m.chosenBelow === 8)).toBe(true);
+  });
+});
+
 describe("leading (Paxos Made Simple 2.2 phase 2a; 3: many slots, a bounded window)", () => {
   it("batches pending requests up to batchRequestsMax", () => {
     const proposer = makeProposer({ limits: { inflightSlotsMax: 1, batchRequestsMax: 3 } });
     elect(proposer);
     const now = ELECTION_MS;
     expect(accepts(proposer.propose(req("r1"), now))).toEqual([
-      { type: "accept", ballot: b(1, "p1"), slot: 0, value: batch("r1") },
+      { type: "accept", ballot: b(1, "p1"), slot: 0, value: batch("r1"), chosenBelow: 0 },
     ]);
     for (const id of ["r2", "r3", "r4", "r5", "r6"]) expect(proposer.propose(req(id), now).send).toEqual([]);
     expect(proposer.load).toEqual({ inflightSlots: 1, pendingRequests: 5 });
     proposer.receive(accepted(b(1, "p1"), 0, batch("r1"), "a1"), now);
     const step = proposer.receive(accepted(b(1, "p1"), 0, batch("r1"), "a2"), now);
-    expect(accepts(step)).toEqual([{ type: "accept", ballot: b(1, "p1"), slot: 1, value: batch("r2", "r3", "r4") }]);
+    expect(accepts(step)).toEqual([
+      { type: "accept", ballot: b(1, "p1"), slot: 1, value: batch("r2", "r3", "r4"), chosenBelow: 1 },
+    ]);
     proposer.receive(accepted(b(1, "p1"), 1, batch("r2", "r3", "r4"), "a3"), now);
     const last = proposer.receive(accepted(b(1, "p1"), 1, batch("r2", "r3", "r4"), "a1"), now);
-    expect(accepts(last)).toEqual([{ type: "accept", ballot: b(1, "p1"), slot: 2, value: batch("r5", "r6") }]);
+    expect(accepts(last)).toEqual([
+      { type: "accept", ballot: b(1, "p1"), slot: 2, value: batch("r5", "r6"), chosenBelow: 2 },
+    ]);
   });
 
   it("batches pending requests up to batchBytesMax, but always takes at least one", () => {
@@ -195,7 +221,7 @@ describe("leading (Paxos Made Simple 2.2 phase 2a; 3: many slots, a bounded wind
     const retransmitMs = DEFAULT_LIMITS.acceptRetransmitMs;
     expect(accepts(proposer.tick(start + retransmitMs - 1))).toEqual([]);
     expect(accepts(proposer.tick(start + retransmitMs))).toEqual([
-      { type: "accept", ballot: b(1, "p1"), slot: 0, value: batch("r1") },
+      { type: "accept", ballot: b(1, "p1"), slot: 0, value: batch("r1"), chosenBelow: 0 },
     ]);
     expect(accepts(proposer.tick(start + retransmitMs + 1))).toEqual([]); // the timer restarted
     proposer.receive(accepted(b(1, "p1"), 0, batch("r1"), "a2"), start);

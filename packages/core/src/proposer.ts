@@ -142,7 +142,13 @@ export class Proposer {
         for (const [slot, inflight] of this.#inflight) {
           if (nowMs - inflight.sentMs >= this.#limits.acceptRetransmitMs) {
             inflight.sentMs = nowMs;
-            out.send.push({ type: "accept", ballot: this.#ballot, slot, value: inflight.value });
+            out.send.push({
+              type: "accept",
+              ballot: this.#ballot,
+              slot,
+              value: inflight.value,
+              chosenBelow: this.#chosenBelow,
+            });
           }
         }
         if (nowMs - this.#heartbeatSentMs >= this.#limits.heartbeatIntervalMs) this.#sendHeartbeat(nowMs, out);
@@ -219,6 +225,7 @@ export class Proposer {
   #becomeLeader(nowMs: number, out: StepBuilder): void {
     const revealed = new Map<number, AcceptedEntry>();
     for (const promise of this.#promises.values()) {
+      this.#adoptChosenBelow(promise.chosenBelow);
       for (const entry of promise.accepted) {
         const known = revealed.get(entry.slot);
         if (known === undefined || compareBallots(entry.ballot, known.ballot) > 0) revealed.set(entry.slot, entry);
@@ -275,11 +282,7 @@ export class Proposer {
     this.#observe(msg.ballot);
     if (compareBallots(msg.ballot, this.#highestSeen) < 0) return; // a deposed leader
     this.#leader = msg.ballot;
-    if (msg.chosenBelow > this.#chosenBelow) {
-      this.#chosenBelow = msg.chosenBelow;
-      for (const slot of this.#chosenAbove) if (slot < this.#chosenBelow) this.#chosenAbove.delete(slot);
-      this.#advanceChosenBelow();
-    }
+    this.#adoptChosenBelow(msg.chosenBelow);
     if (this.#role !== "follower") this.#stepDown(nowMs, out);
     this.#electionAtMs = nowMs + this.#electionTimeoutMs();
   }
@@ -325,7 +328,7 @@ export class Proposer {
 
   #proposeSlot(slot: number, value: SlotValue, nowMs: number, out: StepBuilder): void {
     this.#inflight.set(slot, { value, sentMs: nowMs, voters: new Set() });
-    out.send.push({ type: "accept", ballot: this.#ballot, slot, value });
+    out.send.push({ type: "accept", ballot: this.#ballot, slot, value, chosenBelow: this.#chosenBelow });
   }
 
   #sendHeartbeat(nowMs: number, out: StepBuilder): void {
@@ -370,6 +373,14 @@ export class Proposer {
   #markChosen(slot: number): void {
     if (slot < this.#chosenBelow) return;
     this.#chosenAbove.add(slot);
+    this.#advanceChosenBelow();
+  }
+
+  /** Someone who knows says every slot below `chosenBelow` is chosen. */
+  #adoptChosenBelow(chosenBelow: number): void {
+    if (chosenBelow <= this.#chosenBelow) return;
+    this.#chosenBelow = chosenBelow;
+    for (const slot of this.#chosenAbove) if (slot < chosenBelow) this.#chosenAbove.delete(slot);
     this.#advanceChosenBelow();
   }
 

@@ -233,7 +233,7 @@ function matches(p: Pattern, e: Envelope): boolean {
 interface AcceptorNode {
   live: Acceptor | null;
   /** What its stable storage holds: every write applied as the AcceptorStore contract says. */
-  disk: { promised: Ballot; accepted: Map<number, AcceptedEntry> };
+  disk: { promised: Ballot; accepted: Map<number, AcceptedEntry>; chosenBelow: number };
   /** Writes applied to the disk since the cluster started. */
   writes: number;
 }
@@ -320,7 +320,7 @@ class Runner {
     if (this.#acceptorIds.length === 0) fail("acceptors= is required");
     if (new Set(all).size !== all.length) fail("node ids must be distinct");
     for (const id of this.#acceptorIds) {
-      const disk = { promised: ZERO_BALLOT, accepted: new Map<number, AcceptedEntry>() };
+      const disk = { promised: ZERO_BALLOT, accepted: new Map<number, AcceptedEntry>(), chosenBelow: 0 };
       this.#acceptors.set(id, { live: new Acceptor(id, restoreFrom(disk)), disk, writes: 0 });
     }
     for (const id of this.#proposerIds) {
@@ -414,6 +414,7 @@ class Runner {
         acceptor.disk.promised = promised;
         acceptor.writes++;
         if (accept !== null) acceptor.disk.accepted.set(accept.slot, accept);
+        acceptor.disk.chosenBelow = Math.max(acceptor.disk.chosenBelow, step.persist.chosenBelow);
       }
       this.#checkDiskMatchesMemory(e.to, acceptor);
       this.#send(e.to, step.send);
@@ -433,7 +434,7 @@ class Runner {
     if (node.live === null) return;
     const memory = node.live.state;
     const show = (s: AcceptorState): string =>
-      `promised=${formatBallot(s.promised)} accepted=${formatEntries([...s.accepted.values()].sort((a, b) => a.slot - b.slot))}`;
+      `promised=${formatBallot(s.promised)} chosenBelow=${s.chosenBelow} accepted=${formatEntries([...s.accepted.values()].sort((a, b) => a.slot - b.slot))}`;
     if (show(memory) !== show(node.disk))
       mismatch(`${id}: memory differs from disk after a step`, show(memory), show(node.disk));
   }
@@ -669,5 +670,5 @@ class Runner {
 
 /** A copy of a disk image, so the restored acceptor cannot change the disk behind the runner's back. */
 function restoreFrom(disk: AcceptorNode["disk"]): AcceptorState {
-  return { promised: disk.promised, accepted: new Map(disk.accepted) };
+  return { promised: disk.promised, accepted: new Map(disk.accepted), chosenBelow: disk.chosenBelow };
 }

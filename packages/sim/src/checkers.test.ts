@@ -29,9 +29,9 @@ function kindOf(action: () => void): string | undefined {
 describe("SafetyChecker", () => {
   it("accepts a correct history", () => {
     const c = checker();
-    c.acceptorWrote("a1", { promised: b(1), accept: null });
-    c.acceptorWrote("a1", { promised: b(1), accept: { slot: 0, ballot: b(1), value: batch(x) } });
-    c.acceptorWrote("a2", { promised: b(1), accept: { slot: 0, ballot: b(1), value: batch(x) } });
+    c.acceptorWrote("a1", { promised: b(1), accept: null, chosenBelow: 0 });
+    c.acceptorWrote("a1", { promised: b(1), accept: { slot: 0, ballot: b(1), value: batch(x) }, chosenBelow: 0 });
+    c.acceptorWrote("a2", { promised: b(1), accept: { slot: 0, ballot: b(1), value: batch(x) }, chosenBelow: 0 });
     c.learned("l1", 0, batch(x));
     c.delivered("l1", { kind: "delivered", index: 0, slot: 0, request: x });
     expect(c.chosen(0)).toEqual(batch(x));
@@ -39,17 +39,19 @@ describe("SafetyChecker", () => {
 
   it("agreement: two values chosen in one slot at different ballots", () => {
     const c = checker();
-    c.acceptorWrote("a1", { promised: b(1), accept: { slot: 0, ballot: b(1), value: batch(x) } });
-    c.acceptorWrote("a2", { promised: b(1), accept: { slot: 0, ballot: b(1), value: batch(x) } });
-    c.acceptorWrote("a2", { promised: b(2), accept: { slot: 0, ballot: b(2), value: batch(y) } });
+    c.acceptorWrote("a1", { promised: b(1), accept: { slot: 0, ballot: b(1), value: batch(x) }, chosenBelow: 0 });
+    c.acceptorWrote("a2", { promised: b(1), accept: { slot: 0, ballot: b(1), value: batch(x) }, chosenBelow: 0 });
+    c.acceptorWrote("a2", { promised: b(2), accept: { slot: 0, ballot: b(2), value: batch(y) }, chosenBelow: 0 });
     expect(
-      kindOf(() => c.acceptorWrote("a3", { promised: b(2), accept: { slot: 0, ballot: b(2), value: batch(y) } })),
+      kindOf(() =>
+        c.acceptorWrote("a3", { promised: b(2), accept: { slot: 0, ballot: b(2), value: batch(y) }, chosenBelow: 0 }),
+      ),
     ).toBe("agreement");
   });
 
   it("agreement: a learner learns what no majority accepted", () => {
     const c = checker();
-    c.acceptorWrote("a1", { promised: b(1), accept: { slot: 0, ballot: b(1), value: batch(x) } });
+    c.acceptorWrote("a1", { promised: b(1), accept: { slot: 0, ballot: b(1), value: batch(x) }, chosenBelow: 0 });
     expect(kindOf(() => c.learned("l1", 0, batch(x)))).toBe("agreement");
   });
 
@@ -57,13 +59,20 @@ describe("SafetyChecker", () => {
     const c = checker();
     const forged: ClientRequest = { id: "c9-r1", payload: 1 };
     expect(
-      kindOf(() => c.acceptorWrote("a1", { promised: b(1), accept: { slot: 0, ballot: b(1), value: batch(forged) } })),
+      kindOf(() =>
+        c.acceptorWrote("a1", {
+          promised: b(1),
+          accept: { slot: 0, ballot: b(1), value: batch(forged) },
+          chosenBelow: 0,
+        }),
+      ),
     ).toBe("validity");
     expect(
       kindOf(() =>
         c.acceptorWrote("a1", {
           promised: b(1),
           accept: { slot: 0, ballot: b(1), value: batch({ id: x.id, payload: "z" }) },
+          chosenBelow: 0,
         }),
       ),
     ).toBe("validity");
@@ -71,13 +80,19 @@ describe("SafetyChecker", () => {
 
   it("acceptor monotonicity: a lower promise, an accept below the promise, an accepted ballot above the promise", () => {
     const c = checker();
-    c.acceptorWrote("a1", { promised: b(3), accept: null });
-    expect(kindOf(() => c.acceptorWrote("a1", { promised: b(2), accept: null }))).toBe("acceptorMonotonicity");
+    c.acceptorWrote("a1", { promised: b(3), accept: null, chosenBelow: 0 });
+    expect(kindOf(() => c.acceptorWrote("a1", { promised: b(2), accept: null, chosenBelow: 0 }))).toBe(
+      "acceptorMonotonicity",
+    );
     expect(
-      kindOf(() => c.acceptorWrote("a1", { promised: b(3), accept: { slot: 0, ballot: b(2), value: batch(x) } })),
+      kindOf(() =>
+        c.acceptorWrote("a1", { promised: b(3), accept: { slot: 0, ballot: b(2), value: batch(x) }, chosenBelow: 0 }),
+      ),
     ).toBe("acceptorMonotonicity");
     expect(
-      kindOf(() => c.acceptorWrote("a1", { promised: b(3), accept: { slot: 0, ballot: b(4), value: batch(x) } })),
+      kindOf(() =>
+        c.acceptorWrote("a1", { promised: b(3), accept: { slot: 0, ballot: b(4), value: batch(x) }, chosenBelow: 0 }),
+      ),
     ).toBe("acceptorMonotonicity");
     c.acceptorPromise("a2", b(5), "step");
     expect(kindOf(() => c.acceptorPromise("a2", b(4), "restart"))).toBe("acceptorMonotonicity");
@@ -85,16 +100,18 @@ describe("SafetyChecker", () => {
 
   it("one value per (slot, ballot)", () => {
     const c = checker();
-    c.acceptorWrote("a1", { promised: b(1), accept: { slot: 0, ballot: b(1), value: batch(x) } });
+    c.acceptorWrote("a1", { promised: b(1), accept: { slot: 0, ballot: b(1), value: batch(x) }, chosenBelow: 0 });
     expect(
-      kindOf(() => c.acceptorWrote("a2", { promised: b(1), accept: { slot: 0, ballot: b(1), value: batch(y) } })),
+      kindOf(() =>
+        c.acceptorWrote("a2", { promised: b(1), accept: { slot: 0, ballot: b(1), value: batch(y) }, chosenBelow: 0 }),
+      ),
     ).toBe("oneValuePerBallot");
   });
 
   it("integrity: a learner restarting behind what it delivered", () => {
     const c = checker();
-    c.acceptorWrote("a1", { promised: b(1), accept: { slot: 0, ballot: b(1), value: batch(x) } });
-    c.acceptorWrote("a2", { promised: b(1), accept: { slot: 0, ballot: b(1), value: batch(x) } });
+    c.acceptorWrote("a1", { promised: b(1), accept: { slot: 0, ballot: b(1), value: batch(x) }, chosenBelow: 0 });
+    c.acceptorWrote("a2", { promised: b(1), accept: { slot: 0, ballot: b(1), value: batch(x) }, chosenBelow: 0 });
     c.learned("l1", 0, batch(x));
     c.delivered("l1", { kind: "delivered", index: 0, slot: 0, request: x });
     expect(kindOf(() => c.learnerRestarted("l1", 0))).toBe("integrity");

@@ -81,7 +81,7 @@ interface AcceptorNode {
   readonly index: number;
   readonly name: string;
   core: Acceptor | null;
-  readonly disk: { promised: Ballot; readonly accepted: Map<number, AcceptedEntry> };
+  readonly disk: { promised: Ballot; readonly accepted: Map<number, AcceptedEntry>; chosenBelow: number };
 }
 
 interface ProposerNode {
@@ -180,7 +180,7 @@ class Simulation {
         index: this.#nodes.length,
         name,
         core: null,
-        disk: { promised: ZERO_BALLOT, accepted: new Map() },
+        disk: { promised: ZERO_BALLOT, accepted: new Map(), chosenBelow: 0 },
       };
       this.#nodes.push(node);
       this.#acceptors.push(node);
@@ -405,16 +405,16 @@ class Simulation {
     ) {
       // The bug: the acceptor accepts, and keeps its higher promise.
       const promised = core.promised;
-      const lowered = new Acceptor(node.name, { promised: msg.ballot, accepted: core.state.accepted });
+      const lowered = new Acceptor(node.name, { ...core.state, promised: msg.ballot });
       const inner = lowered.receive(msg);
-      node.core = new Acceptor(node.name, { promised, accepted: lowered.state.accepted });
-      step = { persist: inner.persist && { promised, accept: inner.persist.accept }, send: inner.send };
+      node.core = new Acceptor(node.name, { ...lowered.state, promised });
+      step = { persist: inner.persist && { ...inner.persist, promised }, send: inner.send };
     } else {
       step = core.receive(msg);
     }
     let write = step.persist;
     if (write !== null && this.#variant === "accept-keeps-promise" && write.accept !== null) {
-      write = { promised: node.disk.promised, accept: write.accept };
+      write = { ...write, promised: node.disk.promised };
     }
     if (write !== null) {
       if (!this.#healed && this.#rng.chance(this.#plan.crashBeforePersistProbability)) {
@@ -435,6 +435,7 @@ class Simulation {
     this.#checker.acceptorWrote(node.name, write);
     node.disk.promised = write.promised;
     if (write.accept !== null) node.disk.accepted.set(write.accept.slot, write.accept);
+    node.disk.chosenBelow = Math.max(node.disk.chosenBelow, write.chosenBelow);
   }
 
   // ---- proposers -----------------------------------------------------------------------------
@@ -615,7 +616,11 @@ class Simulation {
           for (const entry of node.disk.accepted.values())
             if (compareBallots(entry.ballot, promised) > 0) promised = entry.ballot;
         }
-        node.core = new Acceptor(node.name, { promised, accepted: new Map(node.disk.accepted) });
+        node.core = new Acceptor(node.name, {
+          promised,
+          accepted: new Map(node.disk.accepted),
+          chosenBelow: node.disk.chosenBelow,
+        });
         this.#checker.acceptorPromise(node.name, node.core.promised, "after a restart");
         break;
       }

@@ -1,0 +1,72 @@
+import {
+  type AcceptedEntry,
+  type AcceptorState,
+  AcceptorStoreError,
+  type AcceptorWrite,
+  type Ballot,
+  ballotKey,
+  compareBallots,
+  invariant,
+} from "@paxos/core";
+import { isValidProposerId } from "./stored-records.ts";
+
+/*
+ * The compare-and-write rule of the in-process acceptor stores, the same one the Redis store runs
+ * in Lua: a write never lowers the stored promise, and an accept raises the promise to its ballot
+ * in the same step.
+ */
+
+/** An acceptor's state as a store holds it, updated in place as writes land. */
+export interface StoredAcceptorState {
+  promised: Ballot;
+  readonly accepted: Map<number, AcceptedEntry>;
+  chosenBelow: number;
+}
+
+/**
+ * Checks what the core guarantees of every write (safe integers, a valid proposer id, an accept
+ * at the promised ballot). A failure is a bug in the caller, so it throws InvariantViolation.
+ */
+export function checkWriteShape(write: AcceptorWrite): void {
+  const { promised, accept } = write;
+  invariant(Number.isSafeInteger(promised.round) && promised.round >= 0, `bad round ${promised.round}`);
+  invariant(isValidProposerId(promised.proposerId), `bad proposer id ${JSON.stringify(promised.proposerId)}`);
+  if (accept === null) return;
+  invariant(Number.isSafeInteger(accept.slot) && accept.slot >= 0, `bad slot ${accept.slot}`);
+  invariant(
+    compareBallots(accept.ballot, promised) === 0,
+    `accept at ${ballotKey(accept.ballot)} must raise the promise to its ballot, not ${ballotKey(promised)}`,
+  );
+}
+
+/**
+ * Why `write` may not be applied over a stored promise, or null when it may. A write below the
+ * stored promise means the caller's state is behind the storage (another writer, or a bug): the
+ * store refuses it with "corrupt" and the caller sends nothing.
+ */
+export function refusal(stored: Ballot, write: AcceptorWrite): AcceptorStoreError | null {
+  if (compareBallots(write.promised, stored) >= 0) return null;
+  return new AcceptorStoreError(
+    "corrupt",
+    `refused write of ${ballotKey(write.promised)}: the stored promise ${ballotKey(stored)} is above it`,
+  );
+}
+
+/** Applies a write that `refusal` allowed. */
+export function applyWrite(state: StoredAcceptorState, write: AcceptorWrite): void {
+  state.promised = write.promised;
+  if (write.accept !== null) state.accepted.set(write.accept.slot, write.accept);
+  state.chosenBelow = Math.max(state.chosenBelow, write.chosenBelow);
+}
+
+/** A copy of the state for `open` to return, so the store's own copy stays private. */
+export function snapshot(state: StoredAcceptorState): AcceptorState {
+  return { promised: state.promised, accepted: new Map(state.accepted), chosenBelow: state.chosenBelow };
+}
+
+/** The optional log of the embedded stores (same shape as @paxos/store-redis's StoreLogger). */
+export type StoreLogger = (
+  level: "debug" | "info" | "warn" | "error",
+  msg: string,
+  fields: Readonly<Record<string, unknown>>,
+) => void;

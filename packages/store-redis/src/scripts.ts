@@ -1,0 +1,86 @@
+import { createHash } from "node:crypto";
+
+/*
+ * The Lua scripts of the Redis acceptor store. A script runs atomically in Redis, so the
+ * read-compare-write of an acceptor is one step even when many writes are in flight (DESIGN.md,
+ * pitfalls). With `appendfsync always` Redis fsyncs the script's effects to the AOF before it
+ * replies. Errors carry a PAXOS_* code the store maps to AcceptorStoreError codes.
+ */
+
+/** Error prefixes the scripts reply with. */
+export const SCRIPT_ERRORS = {
+  amnesia: "PAXOS_AMNESIA",
+  stale: "PAXOS_STALE",
+  corrupt: "PAXOS_CORRUPT",
+  notEmpty: "PAXOS_NOT_EMPTY",
+} as const;
+
+/** A Lua script and its SHA1, for EVALSHA with an EVAL fallback. */
+export interface Script {
+  readonly lua: string;
+  readonly sha1: string;
+}
+
+function script(lua: string): Script {
+  return { lua, sha1: createHash("sha1").update(lua).digest("hex") };
+}
+
+/**
+ * Writes one AcceptorWrite. KEYS: identity, promised, accepted. ARGV: round, proposerId,
+ * chosenBelow, and for an accept also slot and the entry's JSON. Refuses when the identity key is
+ * gone (Redis was wiped under us) or when the write would lower the stored promise. The chosen
+ * watermark is kept at the higher of the stored and the written value.
+ *
+ * Ballots compare by round, then proposerId byte by byte. Lua's `<` on strings is strcoll, and
+ * redis-server sets LC_COLLATE from its environment: under en_US.UTF-8, "a-b" and "ab" would
+ * order differently from JavaScript. So the byte loop, never `<` on strings.
+ */
+export const WRITE_SCRIPT = script(`
+local function compare_bytes(a, b)
+  local n = math.min(#a, #b)
+  for i = 1, n do
+    local x, y = string.byte(a, i), string.byte(b, i)
+    if x ~= y then
+      if x < y then return -1 else return 1 end
+    end
+  end
+  if #a == #b then return 0 end
+  if #a < #b then return -1 else return 1 end
+end
+
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return redis.error_reply('${SCRIPT_ERRORS.amnesia} identity key ' .. KEYS[1] .. ' is gone')
+end
+local round = tonumber(ARGV[1])
+local stored = redis.call('HMGET', KEYS[2], 'round', 'proposerId', 'chosenBelow')
+if stored[1] or stored[2] then
+  local stored_round = tonumber(stored[1])
+  if stored_round == nil or type(stored[2]) ~= 'string' then
+    return redis.error_reply('${SCRIPT_ERRORS.corrupt} stored promise is malformed')
+  end
+  if round < stored_round or (round == stored_round and compare_bytes(ARGV[2], stored[2]) < 0) then
+    return redis.error_reply('${SCRIPT_ERRORS.stale} stored promise ' .. stored[1] .. '.' .. stored[2] ..
+      ' is above ' .. ARGV[1] .. '.' .. ARGV[2])
+  end
+end
+local chosen_below = ARGV[3]
+if stored[3] and tonumber(stored[3]) > tonumber(chosen_below) then chosen_below = stored[3] end
+redis.call('HSET', KEYS[2], 'round', ARGV[1], 'proposerId', ARGV[2], 'chosenBelow', chosen_below)
+if ARGV[4] then
+  redis.call('HSET', KEYS[3], ARGV[4], ARGV[5])
+end
+return 'OK'
+`);
+
+/**
+ * Writes the identity key, only if none of this acceptor's keys exist. KEYS: identity, promised,
+ * accepted. ARGV: the identity JSON. One step, so two processes started with the same id cannot
+ * both believe they initialised an empty store.
+ */
+export const INIT_SCRIPT = script(`
+if redis.call('EXISTS', KEYS[1], KEYS[2], KEYS[3]) ~= 0 then
+  return redis.error_reply('${SCRIPT_ERRORS.notEmpty} acceptor keys exist')
+end
+redis.call('SET', KEYS[1], ARGV[1])
+return 'OK'
+`);

@@ -1,0 +1,93 @@
+import type { Ballot, JsonValue } from "@paxos/core";
+
+/*
+ * The service-level messages: between the gateway and the proposers and learners, and the status
+ * acceptors publish. They are not part of the protocol; `schemas.ts` validates them at the
+ * boundary like protocol messages.
+ */
+
+/** A client value for a proposer (gateway → proposer, request/reply on `propose.<proposerId>`). */
+export interface ProposeRequest {
+  /** The client's request id (1..200 chars): a value chosen twice is delivered once. */
+  readonly requestId: string;
+  readonly payload: JsonValue;
+}
+
+/** What a proposer did with a ProposeRequest. */
+export type ProposeStatus =
+  /** The leader holds it; the outcome arrives later as a DeliveredEvent. */
+  | "queued"
+  /** This proposer does not lead; try `leaderHint`. */
+  | "notLeader"
+  /** The leader's queue is full; retry later. */
+  | "overloaded"
+  /** The request is above the size limit. */
+  | "tooLarge";
+
+/** A proposer's answer to a ProposeRequest; `leaderHint` is the leader's proposer id if known. */
+export interface ProposeReply {
+  readonly status: ProposeStatus;
+  readonly leaderHint: string | null;
+}
+
+/**
+ * A learner delivered a client request (published on `learner.<learnerId>.delivered` for every
+ * delivery). "delivered" carries the value; "duplicate" says the request id was chosen again and
+ * carries the FIRST index it was delivered at.
+ */
+export type DeliveredEvent =
+  | {
+      readonly learnerId: string;
+      readonly kind: "delivered";
+      readonly index: number;
+      readonly slot: number;
+      readonly requestId: string;
+      readonly value: JsonValue;
+    }
+  | {
+      readonly learnerId: string;
+      readonly kind: "duplicate";
+      readonly index: number;
+      readonly slot: number;
+      readonly requestId: string;
+    };
+
+/** One entry of the decided log as readers see it: client values only, no-ops take no index. */
+export interface LogEntryWire {
+  readonly index: number;
+  readonly slot: number;
+  readonly requestId: string;
+  readonly value: JsonValue;
+}
+
+/** A read from the learners (gateway → every learner, request/reply on `learners.query`). */
+export type LearnerQuery =
+  | { readonly op: "entry"; readonly index: number }
+  | { readonly op: "range"; readonly from: number; readonly limit: number }
+  | { readonly op: "lookup"; readonly requestId: string }
+  | { readonly op: "status" };
+
+/**
+ * One learner's answer to a LearnerQuery, with the same `op`. A range answer holds at most
+ * `limit` entries from `from` on, and `next` is the index to ask for next.
+ */
+export type LearnerReply =
+  | { readonly op: "entry"; readonly entry: LogEntryWire | null }
+  | { readonly op: "range"; readonly entries: readonly LogEntryWire[]; readonly next: number }
+  | { readonly op: "lookup"; readonly entry: LogEntryWire | null }
+  | {
+      readonly op: "status";
+      readonly learnerId: string;
+      readonly nextIndex: number;
+      readonly nextSlot: number;
+      readonly gapSlots: number;
+    };
+
+/** What an acceptor publishes on `acceptor.<acceptorId>.status` every second. */
+export interface AcceptorStatus {
+  readonly acceptorId: string;
+  /** Its promised ballot; the zero ballot (round 0, empty proposer id) before any promise. */
+  readonly promised: Ballot;
+  readonly acceptedSlots: number;
+  readonly storage: "ok" | "unavailable";
+}

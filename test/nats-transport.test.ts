@@ -1,0 +1,268 @@
+// BusTransport and the service API over NatsBus against a real nats-server on a free loopback
+// port: each message type reaches exactly the endpoints it is addressed to, hostile bytes are
+// dropped and reported while the subscriber keeps working, request/reply works, and messages
+// flow again after the server is killed and restarted on the same port.
+import type { Endpoint, Message } from "@paxos/core";
+import { NatsBus, type NatsBusStatus } from "@paxos/transport-nats";
+import {
+  BusError,
+  BusTransport,
+  propose,
+  queryLearners,
+  serveLearnerQueries,
+  serveProposals,
+  Subjects,
+  type DecodeFailureReason,
+} from "@paxos/wire";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startNats, type NatsServer } from "./support/nats-server.ts";
+
+const subjects = new Subjects("natstest");
+const acceptorIds = ["a1", "a2", "a3"];
+const ballot = { round: 1, proposerId: "p1" };
+const TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+/** One process's view: its bus, its transport, what it received and what it dropped. */
+interface Peer {
+  readonly endpoint: Endpoint;
+  readonly bus: NatsBus;
+  readonly transport: BusTransport;
+  readonly received: { msg: Message; context: Readonly<Record<string, string>> }[];
+  readonly drops: { reason: DecodeFailureReason; subject: string }[];
+  readonly statuses: NatsBusStatus[];
+}
+
+let server: NatsServer;
+const peers = new Map<string, Peer>();
+const peer = (id: string): Peer => {
+  const found = peers.get(id);
+  if (found === undefined) throw new Error(`no peer ${id}`);
+  return found;
+};
+
+async function connectPeer(endpoint: Endpoint): Promise<Peer> {
+  const statuses: NatsBusStatus[] = [];
+  const bus = await NatsBus.connect({
+    servers: server.url,
+    name: `${endpoint.role}-${endpoint.id}`,
+    onStatus: (status) => statuses.push(status),
+    reconnectTimeWaitMs: 100,
+    reconnectJitterMs: 50,
+  });
+  const drops: Peer["drops"] = [];
+  const received: Peer["received"] = [];
+  const transport = new BusTransport({
+    bus,
+    subjects,
+    acceptorIds,
+    onDrop: (reason, subject) => drops.push({ reason, subject }),
+  });
+  transport.subscribe(endpoint, (msg, context) => received.push({ msg, context }));
+  await bus.flush();
+  const result = { endpoint, bus, transport, received, drops, statuses };
+  peers.set(endpoint.id, result);
+  return result;
+}
+
+/** Polls `condition` every 10 ms until it holds, failing after `timeoutMs`. */
+async function waitFor(what: string, condition: () => boolean, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+const types = (p: Peer): string[] => p.received.map(({ msg }) => msg.type);
+
+beforeAll(async () => {
+  server = await startNats();
+  await connectPeer({ role: "proposer", id: "p1" });
+  await connectPeer({ role: "proposer", id: "p2" });
+  await connectPeer({ role: "acceptor", id: "a1" });
+  await connectPeer({ role: "learner", id: "l1" });
+});
+
+afterAll(async () => {
+  for (const p of peers.values()) {
+    await p.transport.close();
+    await p.bus.close();
+  }
+  await server?.stop();
+});
+
+describe("BusTransport over NATS", () => {
+  it("delivers each message type to the endpoints it is addressed to", async () => {
+    const [p1, p2, a1, l1] = ["p1", "p2", "a1", "l1"].map(peer) as [Peer, Peer, Peer, Peer];
+    p1.transport.publish(p1.endpoint, { type: "prepare", ballot, fromSlot: 0 }, { traceparent: TRACEPARENT });
+    p1.transport.publish(p1.endpoint, { type: "accept", ballot, slot: 0, value: { kind: "noop" }, chosenBelow: 0 });
+    await waitFor("a1 to get prepare and accept", () => types(a1).length === 2);
+    expect(types(a1)).toEqual(["prepare", "accept"]);
+    expect(a1.received[0]?.context).toEqual({ traceparent: TRACEPARENT });
+
+    a1.transport.publish(a1.endpoint, { type: "promise", ballot, acceptorId: "a1", chosenBelow: 0, accepted: [] });
+    a1.transport.publish(a1.endpoint, {
+      type: "accepted",
+      ballot,
+      slot: 0,
+      value: { kind: "noop" },
+      acceptorId: "a1",
+    });
+    // One publisher's messages keep their order per subscriber, so once the accepted (sent after
+    // the promise) has reached p2 and l1, the promise would have too, were it addressed to them.
+    await waitFor("accepted at p1, p2 and l1", () => [p1, p2, l1].every((p) => types(p).includes("accepted")));
+    expect(types(p1)).toEqual(["promise", "accepted"]);
+    expect(types(p2)).toEqual(["accepted"]);
+    expect(types(l1)).toEqual(["accepted"]);
+
+    p1.transport.publish(p1.endpoint, { type: "heartbeat", ballot, nextSlot: 1, chosenBelow: 1 });
+    p1.transport.publish(p1.endpoint, { type: "chosen", slot: 0, value: { kind: "noop" } });
+    l1.transport.publish(l1.endpoint, { type: "catchup", learnerId: "l1", fromSlot: 0, toSlot: 1, chosenBelow: 0 });
+    await waitFor("catchup at a1", () => types(a1).includes("catchup"));
+    a1.transport.publish(a1.endpoint, {
+      type: "catchupReply",
+      learnerId: "l1",
+      acceptorId: "a1",
+      fromSlot: 0,
+      toSlot: 1,
+      chosenBelow: 0,
+      accepted: [],
+    });
+    await waitFor("catchupReply at l1", () => types(l1).includes("catchupReply"));
+    expect(types(l1)).toEqual(["accepted", "heartbeat", "chosen", "catchup", "catchupReply"]);
+    expect(types(p2)).toEqual(["accepted", "heartbeat", "chosen"]);
+    for (const p of [p1, p2, a1, l1]) expect(p.drops).toEqual([]);
+  });
+
+  it("drops and reports hostile bytes on a protocol subject, and keeps delivering", async () => {
+    const a1 = peer("a1");
+    const raw = peer("p2").bus;
+    const before = a1.received.length;
+    const prepareSubject = subjects.proposer("p1", "prepare");
+    raw.publish(prepareSubject, new TextEncoder().encode("{not json"));
+    raw.publish(prepareSubject, new Uint8Array([0xc3, 0x28]));
+    raw.publish(prepareSubject, new TextEncoder().encode(`${"[".repeat(10_000)}${"]".repeat(10_000)}`));
+    raw.publish(
+      prepareSubject,
+      new TextEncoder().encode(
+        JSON.stringify({ v: 1, cluster: "natstest", msg: { type: "prepare", ballot, fromSlot: 0.5 } }),
+      ),
+    );
+    // A prepare in p1's name sent on p2's subject: the ids disagree.
+    raw.publish(
+      subjects.proposer("p2", "prepare"),
+      new TextEncoder().encode(
+        JSON.stringify({ v: 1, cluster: "natstest", msg: { type: "prepare", ballot, fromSlot: 0 } }),
+      ),
+    );
+    raw.publish(prepareSubject, new Uint8Array(1_000_001));
+    await waitFor("six drops at a1", () => a1.drops.length === 6);
+    expect(a1.drops.map((d) => d.reason)).toEqual([
+      "badJson",
+      "badJson",
+      "tooDeep",
+      "schema",
+      "subjectMismatch",
+      "tooLarge",
+    ]);
+    expect(a1.received.length).toBe(before);
+
+    const p1 = peer("p1");
+    p1.transport.publish(p1.endpoint, { type: "prepare", ballot: { round: 2, proposerId: "p1" }, fromSlot: 5 });
+    await waitFor("the next valid prepare at a1", () => a1.received.length === before + 1);
+    expect(a1.received.at(-1)?.msg).toEqual({ type: "prepare", ballot: { round: 2, proposerId: "p1" }, fromSlot: 5 });
+  });
+});
+
+describe("service API over NATS", () => {
+  it("carries proposals and learner queries by request/reply", async () => {
+    const drops: DecodeFailureReason[] = [];
+    const options = { onDrop: (reason: DecodeFailureReason) => drops.push(reason) };
+    const seen: string[] = [];
+    const served = serveProposals(
+      peer("p1").bus,
+      subjects,
+      "p1",
+      (req, context) => {
+        seen.push(`${req.requestId}:${context["traceparent"] ?? "none"}`);
+        return { status: "queued", leaderHint: "p1" };
+      },
+      options,
+    );
+    const learners = ["l1", "a1"].map((id) =>
+      serveLearnerQueries(
+        peer(id).bus,
+        subjects,
+        `learner-${id}`,
+        () => ({ op: "status", learnerId: `learner-${id}`, nextIndex: 3, nextSlot: 4, gapSlots: 0 }),
+        options,
+      ),
+    );
+    const gateway = peer("p2").bus;
+    await Promise.all([peer("p1").bus.flush(), peer("l1").bus.flush(), peer("a1").bus.flush()]);
+
+    const reply = await propose(gateway, subjects, "p1", { requestId: "r1", payload: { x: 1 } }, 2_000, {
+      traceparent: TRACEPARENT,
+    });
+    expect(reply).toEqual({ status: "queued", leaderHint: "p1" });
+    expect(seen).toEqual([`r1:${TRACEPARENT}`]);
+
+    const answers = await queryLearners(gateway, subjects, { op: "status" }, 300);
+    expect(answers.map((a) => (a.op === "status" ? a.learnerId : "?")).sort()).toEqual(["learner-a1", "learner-l1"]);
+
+    const error = await propose(gateway, subjects, "p9", { requestId: "r2", payload: null }, 2_000).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(BusError);
+    expect((error as BusError).code).toBe("noResponders");
+
+    // An invalid request is dropped unanswered: the caller times out.
+    const bad = await gateway
+      .request(subjects.propose("p1"), new TextEncoder().encode("nope"), { timeoutMs: 200 })
+      .then(
+        () => null,
+        (e: unknown) => e,
+      );
+    expect((bad as BusError).code).toBe("timeout");
+    expect(drops).toEqual(["badJson"]);
+
+    served.unsubscribe();
+    for (const learner of learners) learner.unsubscribe();
+  });
+});
+
+describe("NatsBus reconnects", () => {
+  it("delivers again after nats-server is killed and restarted on the same port", async () => {
+    const all = [...peers.values()];
+    await server.kill("SIGKILL");
+    await waitFor("every bus to see the disconnect", () =>
+      all.every((p) => p.statuses.some((s) => s.type === "disconnect")),
+    );
+    expect(all.every((p) => !p.bus.isConnected)).toBe(true);
+    await server.restart();
+    await waitFor(
+      "every bus to reconnect",
+      () => all.every((p) => p.statuses.some((s) => s.type === "reconnect")),
+      10_000,
+    );
+    expect(all.every((p) => p.bus.isConnected)).toBe(true);
+    await Promise.all(all.map((p) => p.bus.flush()));
+
+    const p1 = peer("p1");
+    const a1 = peer("a1");
+    const l1 = peer("l1");
+    const before = { a1: a1.received.length, l1: l1.received.length };
+    p1.transport.publish(p1.endpoint, { type: "prepare", ballot: { round: 3, proposerId: "p1" }, fromSlot: 0 });
+    a1.transport.publish(a1.endpoint, {
+      type: "accepted",
+      ballot: { round: 3, proposerId: "p1" },
+      slot: 7,
+      value: { kind: "noop" },
+      acceptorId: "a1",
+    });
+    await waitFor("messages after the restart", () => a1.received.length > before.a1 && l1.received.length > before.l1);
+    expect(a1.received.at(-1)?.msg.type).toBe("prepare");
+    expect(l1.received.at(-1)?.msg.type).toBe("accepted");
+  });
+});
