@@ -1,1 +1,80 @@
-export {};
+// The gateway process: the REST API of DESIGN.md over NATS. Thin wiring only: config → NATS →
+// gateway app (@paxos/gateway-app) → HTTP server → signals. The REST port also serves /healthz,
+// /readyz and /metrics, so the gateway needs no separate admin server.
+import { randomBytes } from "node:crypto";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { createGatewayApp } from "@paxos/gateway-app";
+import {
+  createLogger,
+  createRegistry,
+  EXIT_CODES,
+  installFatalHandlers,
+  installShutdown,
+  loadConfigOrExit,
+  logBusStatus,
+} from "@paxos/host";
+import { NatsBus } from "@paxos/transport-nats";
+import { Subjects } from "@paxos/wire";
+import { gatewayConfig } from "./config.ts";
+
+const config = loadConfigOrExit("gateway", gatewayConfig);
+const gatewayId = `gateway-${randomBytes(4).toString("hex")}`;
+const logger = createLogger("gateway", gatewayId, config.logLevel);
+installFatalHandlers(logger);
+const registry = createRegistry();
+
+let bus: NatsBus;
+try {
+  bus = await NatsBus.connect({ servers: config.natsUrl, name: gatewayId, onStatus: logBusStatus(logger) });
+} catch (error) {
+  logger.fatal({ err: error, natsUrl: config.natsUrl }, "cannot connect to NATS");
+  process.exit(EXIT_CODES.unavailable);
+}
+
+const gateway = createGatewayApp({
+  bus,
+  subjects: new Subjects(config.cluster),
+  acceptorIds: config.acceptorIds,
+  registry,
+  connected: () => bus.isConnected,
+  logger,
+});
+
+let server: Server;
+try {
+  server = await new Promise<Server>((resolve, reject) => {
+    const listening = gateway.app.listen(config.httpPort, config.httpHost, (error?: Error) => {
+      if (error === undefined) resolve(listening);
+      else reject(error);
+    });
+  });
+} catch (error) {
+  logger.fatal({ err: error, port: config.httpPort, host: config.httpHost }, "cannot listen");
+  process.exit(EXIT_CODES.unavailable);
+}
+const { port } = server.address() as AddressInfo;
+logger.info({ port, host: config.httpHost, cluster: config.cluster }, "gateway listening");
+
+let serverClosed: Promise<void> = Promise.resolve();
+installShutdown(logger, [
+  {
+    name: "http",
+    // Stop taking connections; requests in progress may still finish while the gateway closes.
+    run: () => {
+      serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      return Promise.resolve();
+    },
+  },
+  // Ends log streams and makes waiting proposals answer now, so open connections can finish.
+  { name: "gateway", run: () => gateway.close() },
+  {
+    name: "connections",
+    run: async () => {
+      server.closeAllConnections();
+      await serverClosed;
+    },
+  },
+  { name: "nats", run: () => bus.close() },
+]);

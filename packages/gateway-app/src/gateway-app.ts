@@ -1,0 +1,119 @@
+import { DEFAULT_LIMITS, type Limits } from "@paxos/core";
+import type { Bus, Subjects } from "@paxos/wire";
+import express, { type Express } from "express";
+import { pino, type Logger } from "pino";
+import { Registry } from "prom-client";
+import { AcceptorStatusBoard } from "./acceptor-view.ts";
+import { BusClusterClient } from "./bus-cluster-client.ts";
+import { DeliveryWaiters } from "./delivery-waiters.ts";
+import { DEFAULT_GATEWAY_LIMITS, type GatewayLimits } from "./gateway-limits.ts";
+import { GatewayMetrics } from "./gateway-metrics.ts";
+import { problemHandler, routeNotFound } from "./http-errors.ts";
+import { LeaderTracker } from "./leader-tracker.ts";
+import type { LogStreamHandle } from "./log-stream.ts";
+import { ProposalService } from "./proposal-service.ts";
+import { gatewayRouter, requestMetrics } from "./routes.ts";
+
+/** What a gateway app needs. */
+export interface GatewayAppOptions {
+  readonly bus: Bus;
+  readonly subjects: Subjects;
+  /** The configured acceptors: statuses and messages from other ids are dropped. */
+  readonly acceptorIds: readonly string[];
+  /** Overrides of the gateway's bounds and timeouts (tests shorten them). */
+  readonly limits?: Partial<GatewayLimits>;
+  /** The protocol limits every process of the cluster runs with (for decoding). */
+  readonly protocolLimits?: Limits;
+  /** Where the gateway's metrics go; a fresh registry when absent. */
+  readonly registry?: Registry;
+  /** True while the bus is connected, for `/readyz`; always true when absent. */
+  readonly connected?: () => boolean;
+  readonly logger?: Logger;
+}
+
+/** A gateway app: mount or listen with `app`; `close` when done. */
+export interface GatewayApp {
+  /** The express app serving the REST API, `/healthz`, `/readyz` and `/metrics`. */
+  readonly app: Express;
+  /** The registry its metrics are in. */
+  readonly registry: Registry;
+  /**
+   * Stops listening to the bus, ends open log streams and makes waiting proposals give up (their
+   * clients get 504 or 503). The HTTP server and the bus belong to the caller: close the server
+   * first, then this, then the bus.
+   */
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the REST gateway over `bus`: an express 5 app that forwards proposals to the leader,
+ * waits for the learners to deliver them, and reads the log and the cluster's state from the
+ * learners and the acceptors' statuses. It subscribes to proposer heartbeats, acceptor statuses
+ * and learner deliveries at once; the caller then listens with `app`. Errors are problem+json.
+ */
+export function createGatewayApp(options: GatewayAppOptions): GatewayApp {
+  const limits: GatewayLimits = { ...DEFAULT_GATEWAY_LIMITS, ...options.limits };
+  const logger = options.logger ?? pino({ level: "silent" });
+  const registry = options.registry ?? new Registry();
+  const metrics = new GatewayMetrics(registry);
+  const now = (): number => Date.now();
+  const leaders = new LeaderTracker({ staleMs: limits.leaderStaleMs, now });
+  const acceptors = new AcceptorStatusBoard({
+    acceptorIds: options.acceptorIds,
+    staleMs: limits.acceptorStatusStaleMs,
+    now,
+  });
+  const cluster = new BusClusterClient({
+    bus: options.bus,
+    subjects: options.subjects,
+    acceptorIds: options.acceptorIds,
+    protocolLimits: options.protocolLimits ?? DEFAULT_LIMITS,
+    learnerQueryWaitMs: limits.learnerQueryWaitMs,
+    onHeartbeat: (ballot) => leaders.heartbeat(ballot),
+    onAcceptorStatus: (status) => {
+      if (!acceptors.record(status)) metrics.droppedMessages.inc({ reason: "unknownAcceptor" });
+    },
+    onDrop: (reason, subject, detail) => {
+      metrics.droppedMessages.inc({ reason });
+      logger.debug({ reason, subject, detail }, "dropped a bus message");
+    },
+  });
+  const waiters = new DeliveryWaiters();
+  const unsubscribeWaiters = cluster.onDelivery((event) => waiters.dispatch(event));
+  const proposals = new ProposalService({ cluster, waiters, leaders, limits, metrics, logger });
+  const closing = new AbortController();
+  const streams = new Set<LogStreamHandle>();
+
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("query parser", "simple");
+  app.use(requestMetrics(metrics));
+  app.use(
+    gatewayRouter({
+      cluster,
+      proposals,
+      leaders,
+      acceptors,
+      limits,
+      metrics,
+      registry,
+      connected: options.connected ?? (() => true),
+      closing: closing.signal,
+      streams,
+    }),
+  );
+  app.use(routeNotFound);
+  app.use(problemHandler(logger));
+
+  return {
+    app,
+    registry,
+    close: async () => {
+      if (closing.signal.aborted) return;
+      closing.abort();
+      await Promise.all([...streams].map((stream) => stream.end()));
+      unsubscribeWaiters();
+      cluster.close();
+    },
+  };
+}

@@ -1,0 +1,75 @@
+import { type Ballot, compareBallots } from "@paxos/core";
+
+/** The leader as the gateway believes it: the highest ballot heard recently. */
+export interface KnownLeader {
+  readonly proposerId: string;
+  readonly ballot: Ballot;
+  /** When its last heartbeat arrived (the tracker's clock). */
+  readonly heardAtMs: number;
+}
+
+/**
+ * Who leads, from proposer heartbeats. Keeps the last heartbeat of each proposer and names as
+ * leader the one with the highest ballot heard within `staleMs`: a deposed leader may still
+ * send heartbeats until it meets a higher ballot, and a crashed one stops, so the highest recent
+ * ballot is the best guess. Only a guess: a proposer that is not the leader answers "notLeader"
+ * with a hint, and the gateway follows it.
+ */
+export class LeaderTracker {
+  readonly #staleMs: number;
+  readonly #now: () => number;
+  readonly #heard = new Map<string, KnownLeader>();
+  readonly #waiters = new Set<() => void>();
+
+  constructor(options: { readonly staleMs: number; readonly now: () => number }) {
+    this.#staleMs = options.staleMs;
+    this.#now = options.now;
+  }
+
+  /** Records a heartbeat from the proposer that owns `ballot`. */
+  heartbeat(ballot: Ballot): void {
+    const proposerId = ballot.proposerId;
+    const previous = this.#heard.get(proposerId);
+    // A proposer's ballots only grow; a reordered older heartbeat must not lower what we know.
+    const highest = previous !== undefined && compareBallots(previous.ballot, ballot) > 0 ? previous.ballot : ballot;
+    this.#heard.set(proposerId, { proposerId, ballot: highest, heardAtMs: this.#now() });
+    for (const wake of [...this.#waiters]) wake();
+  }
+
+  /** The leader heard within `staleMs` with the highest ballot, or null. */
+  leader(): KnownLeader | null {
+    const now = this.#now();
+    let best: KnownLeader | null = null;
+    for (const [proposerId, heard] of this.#heard) {
+      if (now - heard.heardAtMs > this.#staleMs) {
+        this.#heard.delete(proposerId);
+        continue;
+      }
+      if (best === null || compareBallots(heard.ballot, best.ballot) > 0) best = heard;
+    }
+    return best;
+  }
+
+  /**
+   * Resolves with the leader once one is known, or with null after `timeoutMs` or when `signal`
+   * aborts. Resolves at once when a leader is known already.
+   */
+  async waitForLeader(timeoutMs: number, signal?: AbortSignal): Promise<KnownLeader | null> {
+    const known = this.leader();
+    if (known !== null || timeoutMs <= 0 || signal?.aborted === true) return known;
+    return await new Promise((resolve) => {
+      const finish = (): void => {
+        clearTimeout(timer);
+        this.#waiters.delete(onHeartbeat);
+        signal?.removeEventListener("abort", finish);
+        resolve(this.leader());
+      };
+      const onHeartbeat = (): void => {
+        if (this.leader() !== null) finish();
+      };
+      const timer = setTimeout(finish, timeoutMs);
+      this.#waiters.add(onHeartbeat);
+      signal?.addEventListener("abort", finish, { once: true });
+    });
+  }
+}
