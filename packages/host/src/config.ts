@@ -1,0 +1,125 @@
+import { ConfigError, envVar, readEnv } from "./env.ts";
+import { EXIT_CODES } from "./exit-codes.ts";
+import type { LOG_LEVELS } from "./logger.ts";
+
+/** Settings every role process shares (COMMON.md, "Environment variables"). */
+export interface CommonConfig {
+  /** PAXOS_CLUSTER: the cluster name in every subject. Default "local". */
+  readonly cluster: string;
+  /** NATS_URL. Default nats://127.0.0.1:4222. */
+  readonly natsUrl: string;
+  /** PAXOS_ACCEPTOR_IDS: the fixed acceptor set quorums are counted over. Required. */
+  readonly acceptorIds: readonly string[];
+  /** PAXOS_ADMIN_PORT: /healthz /readyz /metrics. Default 9090; 0 picks a free port. */
+  readonly adminPort: number;
+  /** PAXOS_ADMIN_HOST: the interface the admin server binds. Default 0.0.0.0. */
+  readonly adminHost: string;
+  /** LOG_LEVEL. Default info. */
+  readonly logLevel: (typeof LOG_LEVELS)[number];
+}
+
+const commonSpec = {
+  PAXOS_CLUSTER: envVar.id("local"),
+  NATS_URL: envVar.url(["nats:", "tls:", "ws:", "wss:"], "nats://127.0.0.1:4222"),
+  PAXOS_ACCEPTOR_IDS: envVar.idList(),
+  PAXOS_ADMIN_PORT: envVar.port(9090),
+  PAXOS_ADMIN_HOST: envVar.text("0.0.0.0"),
+  LOG_LEVEL: envVar.logLevel(),
+};
+
+function common(values: {
+  PAXOS_CLUSTER: string;
+  NATS_URL: string;
+  PAXOS_ACCEPTOR_IDS: readonly string[];
+  PAXOS_ADMIN_PORT: number;
+  PAXOS_ADMIN_HOST: string;
+  LOG_LEVEL: (typeof LOG_LEVELS)[number];
+}): CommonConfig {
+  return {
+    cluster: values.PAXOS_CLUSTER,
+    natsUrl: values.NATS_URL,
+    acceptorIds: values.PAXOS_ACCEPTOR_IDS,
+    adminPort: values.PAXOS_ADMIN_PORT,
+    adminHost: values.PAXOS_ADMIN_HOST,
+    logLevel: values.LOG_LEVEL,
+  };
+}
+
+/** The acceptor process's settings. */
+export interface AcceptorServiceConfig extends CommonConfig {
+  /** PAXOS_ACCEPTOR_ID: one of acceptorIds. Required. */
+  readonly acceptorId: string;
+  /** REDIS_URL: this acceptor's own Redis. Required: pointing at a shared default is a hazard. */
+  readonly redisUrl: string;
+  /** PAXOS_ACCEPTOR_INIT=1: an EMPTY Redis may be initialised with this acceptor's identity. */
+  readonly allowInit: boolean;
+  /** PAXOS_DEV_UNSAFE_STORAGE=1: skip the durability checks (development only; logged loudly). */
+  readonly unsafeSkipDurabilityChecks: boolean;
+}
+
+/** Reads the acceptor's settings from `env`; throws ConfigError naming every bad variable. */
+export function acceptorConfig(env: NodeJS.ProcessEnv): AcceptorServiceConfig {
+  const values = readEnv(
+    {
+      ...commonSpec,
+      PAXOS_ACCEPTOR_ID: envVar.id(),
+      REDIS_URL: envVar.url(["redis:", "rediss:"]),
+      PAXOS_ACCEPTOR_INIT: envVar.flag(),
+      PAXOS_DEV_UNSAFE_STORAGE: envVar.flag(),
+    },
+    env,
+  );
+  if (!values.PAXOS_ACCEPTOR_IDS.includes(values.PAXOS_ACCEPTOR_ID)) {
+    throw new ConfigError([
+      `PAXOS_ACCEPTOR_ID ${JSON.stringify(values.PAXOS_ACCEPTOR_ID)} is not one of PAXOS_ACCEPTOR_IDS (${values.PAXOS_ACCEPTOR_IDS.join(",")})`,
+    ]);
+  }
+  return {
+    ...common(values),
+    acceptorId: values.PAXOS_ACCEPTOR_ID,
+    redisUrl: values.REDIS_URL,
+    allowInit: values.PAXOS_ACCEPTOR_INIT,
+    unsafeSkipDurabilityChecks: values.PAXOS_DEV_UNSAFE_STORAGE,
+  };
+}
+
+/** The proposer process's settings. */
+export interface ProposerServiceConfig extends CommonConfig {
+  /** PAXOS_PROPOSER_NAME: the stable part of the proposerId (`<name>-<nonce>`). Required. */
+  readonly proposerName: string;
+}
+
+/** Reads the proposer's settings from `env`; throws ConfigError naming every bad variable. */
+export function proposerConfig(env: NodeJS.ProcessEnv): ProposerServiceConfig {
+  // The proposerId adds "-" and 8 hex digits and must still be a 64-char id.
+  const values = readEnv({ ...commonSpec, PAXOS_PROPOSER_NAME: envVar.id(undefined, 55) }, env);
+  return { ...common(values), proposerName: values.PAXOS_PROPOSER_NAME };
+}
+
+/** The learner process's settings. */
+export interface LearnerServiceConfig extends CommonConfig {
+  /** PAXOS_LEARNER_ID. Required. */
+  readonly learnerId: string;
+  /** PAXOS_DATA_DIR: where the learner keeps its durable log. Required. */
+  readonly dataDir: string;
+}
+
+/** Reads the learner's settings from `env`; throws ConfigError naming every bad variable. */
+export function learnerConfig(env: NodeJS.ProcessEnv): LearnerServiceConfig {
+  const values = readEnv({ ...commonSpec, PAXOS_LEARNER_ID: envVar.id(), PAXOS_DATA_DIR: envVar.text() }, env);
+  return { ...common(values), learnerId: values.PAXOS_LEARNER_ID, dataDir: values.PAXOS_DATA_DIR };
+}
+
+/**
+ * Runs a config reader; on ConfigError prints the problems to stderr and exits 2. Called first
+ * thing in a service's main, before a logger exists (the log level is part of the config).
+ */
+export function loadConfigOrExit<C>(service: string, read: (env: NodeJS.ProcessEnv) => C): C {
+  try {
+    return read(process.env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`${service}: ${error.message}\n`);
+    process.exit(EXIT_CODES.config);
+  }
+}

@@ -1,0 +1,125 @@
+import type { AcceptorStore, LearnerStore, Limits } from "@paxos/core";
+import {
+  type Bus,
+  publishAcceptorStatus,
+  publishDelivered,
+  serveLearnerQueries,
+  serveProposals,
+  type Subjects,
+} from "@paxos/wire";
+import type { Registry } from "prom-client";
+import { AcceptorHost } from "./acceptor-host.ts";
+import { wireBus } from "./bus-wiring.ts";
+import type { FatalHandler } from "./fatal.ts";
+import { LearnerHost } from "./learner-host.ts";
+import type { Logger } from "./logger.ts";
+import { ProposerHost } from "./proposer-host.ts";
+
+/** What every role needs to run over a Bus. */
+export interface RoleContext {
+  readonly bus: Bus;
+  readonly subjects: Subjects;
+  readonly acceptorIds: readonly string[];
+  readonly logger: Logger;
+  /** The role's own registry (see createRegistry). */
+  readonly registry: Registry;
+  readonly onFatal: FatalHandler;
+  readonly limits?: Limits;
+}
+
+/** A role running over a Bus. `stop` ends its intake, drains it and closes its store. */
+export interface RunningRole<H> {
+  readonly host: H;
+  stop(): Promise<void>;
+}
+
+function limitsOf(context: RoleContext): { limits?: Limits } {
+  return context.limits === undefined ? {} : { limits: context.limits };
+}
+
+/**
+ * Starts acceptor `acceptorId` over the bus: the host votes once its store opens, and its status
+ * is published every second. Resolves after the first open attempt (see AcceptorHost.start).
+ * `createStore` must honour `firstOpen` (see AcceptorHostOptions.createStore).
+ */
+export async function startAcceptorRole(
+  context: RoleContext,
+  acceptorId: string,
+  createStore: (options: { readonly firstOpen: boolean }) => AcceptorStore,
+): Promise<RunningRole<AcceptorHost>> {
+  const { transport } = wireBus({ ...context, ...limitsOf(context) });
+  const host = new AcceptorHost({
+    acceptorId,
+    createStore,
+    transport,
+    logger: context.logger,
+    registry: context.registry,
+    onFatal: context.onFatal,
+    publishStatus: (status) => publishAcceptorStatus(context.bus, context.subjects, status),
+  });
+  await host.start();
+  return {
+    host,
+    stop: async () => {
+      await host.stop();
+      await transport.close();
+    },
+  };
+}
+
+/** Starts a proposer over the bus and serves ProposeRequests addressed to it. */
+export function startProposerRole(context: RoleContext, proposerId: string): RunningRole<ProposerHost> {
+  const { transport, serviceOptions } = wireBus({ ...context, ...limitsOf(context) });
+  const host = new ProposerHost({
+    proposerId,
+    acceptorIds: context.acceptorIds,
+    transport,
+    logger: context.logger,
+    registry: context.registry,
+    onFatal: context.onFatal,
+    ...limitsOf(context),
+  });
+  host.start();
+  const serving = serveProposals(context.bus, context.subjects, proposerId, (req) => host.propose(req), serviceOptions);
+  return {
+    host,
+    stop: async () => {
+      serving.unsubscribe();
+      host.stop();
+      await transport.close();
+    },
+  };
+}
+
+/**
+ * Starts learner `learnerId` over the bus: loads its log, publishes a DeliveredEvent for every
+ * durable delivery, and answers LearnerQueries. Rejects when its store cannot be loaded.
+ */
+export async function startLearnerRole(
+  context: RoleContext,
+  learnerId: string,
+  createStore: () => LearnerStore,
+): Promise<RunningRole<LearnerHost>> {
+  const { transport, serviceOptions } = wireBus({ ...context, ...limitsOf(context) });
+  const host = new LearnerHost({
+    learnerId,
+    acceptorIds: context.acceptorIds,
+    createStore,
+    transport,
+    logger: context.logger,
+    registry: context.registry,
+    onFatal: context.onFatal,
+    publishDelivered: (event) => publishDelivered(context.bus, context.subjects, event),
+    ...limitsOf(context),
+  });
+  await host.start();
+  const serving = serveLearnerQueries(context.bus, context.subjects, learnerId, (q) => host.query(q), serviceOptions);
+  return {
+    host,
+    stop: async () => {
+      serving.unsubscribe();
+      await host.stop();
+      await transport.close();
+    },
+  };
+}

@@ -1,0 +1,28 @@
+/** The processes of the local cluster `npm start` runs: the smallest one that survives a crash. */
+export const TOPOLOGY = Object.freeze({
+  acceptorIds: ["a1", "a2", "a3"] as const,
+  proposerNames: ["p1", "p2"] as const,
+  learnerIds: ["l1"] as const,
+});
+
+/** Settings of `npm start`, read from the environment by `launcherConfig`. */
+export interface LauncherConfig {
+  /** PAXOS_CLUSTER, default "local". */
+  readonly cluster: string;
+  /** PAXOS_HTTP_PORT: the gateway's REST port, default 8080. */
+  readonly httpPort: number;
+  /** LOG_LEVEL for every process, default info. */
+  readonly logLevel: string;
+  /** PAXOS_EMBEDDED=1: run the single-process embedded cluster even when servers are installed. */
+  readonly forceEmbedded: boolean;
+  /** NATS_URL: use this NATS instead of starting nats-server. */
+  readonly natsUrl: string | null;
+  /** REDIS_URLS: one Redis per acceptor (a1, a2, a3, in order) instead of starting redis-server. */
+  readonly redisUrls: readonly string[] | null;
+  /** PAXOS_ACCEPTOR_INIT=1 with REDIS_URLS: the given Redis servers are new and may be initialised. */
+  readonly initExternalRedis: boolean;
+  /** PAXOS_LOCAL_DATA: where servers and stores keep data; default `<repo>/.data`. */
+  readonly dataRoot: string;
+  /** The repository root (services are started from their source there). */
+  readonly repoRoot: string;
+}

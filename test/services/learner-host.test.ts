@@ -1,0 +1,141 @@
+// LearnerHost makes learned slots durable before anything depends on them: deliveries are
+// published, and queries reveal entries, only after the store's append resolves; a failed append
+// is retried on a fresh store; a restart rebuilds the log without delivering again; and two
+// values for one slot stop the process. Driven through a fake Transport and a controlled store.
+import { type Ballot, InvariantViolation, type Message, type SlotValue } from "@paxos/core";
+import { createRegistry, EXIT_CODES, LearnerHost } from "@paxos/host";
+import type { DeliveredEvent } from "@paxos/wire";
+import { describe, expect, it } from "vitest";
+import { ControlledLearnerStores, FakeTransport, silentLogger, until } from "./support/fakes.ts";
+
+const ballot: Ballot = { round: 1, proposerId: "p1-00000000" };
+const batch = (...ids: string[]): SlotValue => ({
+  kind: "batch",
+  requests: ids.map((id) => ({ id, payload: `v-${id}` })),
+});
+const accepted = (acceptorId: string, slot: number, value: SlotValue): Message => ({
+  type: "accepted",
+  ballot,
+  slot,
+  value,
+  acceptorId,
+});
+
+function setup(stores = new ControlledLearnerStores()) {
+  const transport = new FakeTransport();
+  const delivered: DeliveredEvent[] = [];
+  const fatal: { error: unknown; exitCode: number }[] = [];
+  const host = new LearnerHost({
+    learnerId: "l1",
+    acceptorIds: ["a1", "a2", "a3"],
+    createStore: () => stores.create(),
+    transport,
+    logger: silentLogger(),
+    registry: createRegistry(false),
+    publishDelivered: (event) => delivered.push(event),
+    onFatal: (error, exitCode) => fatal.push({ error, exitCode }),
+    appendRetryMaxMs: 20,
+  });
+  return { stores, transport, delivered, fatal, host };
+}
+
+describe("LearnerHost", () => {
+  it("publishes a delivery and answers queries about it only once it is stored", async () => {
+    const { stores, transport, delivered, host } = setup();
+    await host.start();
+    stores.gate.close();
+    transport.deliver(accepted("a1", 0, batch("r1")));
+    transport.deliver(accepted("a2", 0, batch("r1")));
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(delivered).toEqual([]);
+    expect(host.query({ op: "entry", index: 0 })).toEqual({ op: "entry", entry: null });
+    expect(host.query({ op: "lookup", requestId: "r1" })).toEqual({ op: "lookup", entry: null });
+    expect(host.query({ op: "status" })).toMatchObject({ nextIndex: 0, nextSlot: 0 });
+
+    stores.gate.open();
+    await until(() => delivered.length === 1);
+    expect(delivered[0]).toEqual({
+      learnerId: "l1",
+      kind: "delivered",
+      index: 0,
+      slot: 0,
+      requestId: "r1",
+      value: "v-r1",
+    });
+    expect(stores.slots).toHaveLength(1);
+    const entry = { index: 0, slot: 0, requestId: "r1", value: "v-r1" };
+    expect(host.query({ op: "entry", index: 0 })).toEqual({ op: "entry", entry });
+    expect(host.query({ op: "lookup", requestId: "r1" })).toEqual({ op: "lookup", entry });
+    expect(host.query({ op: "range", from: 0, limit: 10 })).toEqual({ op: "range", entries: [entry], next: 1 });
+    expect(host.query({ op: "status" })).toEqual({
+      op: "status",
+      learnerId: "l1",
+      nextIndex: 1,
+      nextSlot: 1,
+      gapSlots: 0,
+    });
+    await host.stop();
+  });
+
+  it("reports a request chosen twice as a duplicate with its first index", async () => {
+    const { transport, delivered, host } = setup();
+    await host.start();
+    transport.deliver({ type: "chosen", slot: 0, value: batch("r1", "r2") });
+    transport.deliver({ type: "chosen", slot: 1, value: { kind: "noop" } });
+    transport.deliver({ type: "chosen", slot: 2, value: batch("r2", "r3") });
+    await until(() => delivered.length === 4);
+    expect(delivered.map((d) => [d.kind, d.requestId, d.index])).toEqual([
+      ["delivered", "r1", 0],
+      ["delivered", "r2", 1],
+      ["duplicate", "r2", 1],
+      ["delivered", "r3", 2],
+    ]);
+    await host.stop();
+  });
+
+  it("retries a failed append on a fresh store before delivering", async () => {
+    const { stores, transport, delivered, host } = setup();
+    await host.start();
+    stores.failAppends = true;
+    transport.deliver({ type: "chosen", slot: 0, value: batch("r1") });
+    await until(() => !host.readiness().ready);
+    expect(delivered).toEqual([]);
+    stores.failAppends = false;
+    await until(() => delivered.length === 1);
+    expect(stores.created).toBeGreaterThan(1);
+    expect(host.readiness().ready).toBe(true);
+    await host.stop();
+  });
+
+  it("rebuilds its log from the store on restart without delivering again", async () => {
+    const stores = new ControlledLearnerStores();
+    const first = setup(stores);
+    await first.host.start();
+    first.transport.deliver({ type: "chosen", slot: 0, value: batch("r1") });
+    first.transport.deliver({ type: "chosen", slot: 1, value: batch("r2") });
+    await until(() => first.delivered.length === 2);
+    await first.host.stop();
+
+    const second = setup(stores);
+    await second.host.start();
+    expect(second.host.query({ op: "status" })).toMatchObject({ nextIndex: 2, nextSlot: 2 });
+    expect(second.host.query({ op: "lookup", requestId: "r2" })).toMatchObject({ entry: { index: 1, slot: 1 } });
+    second.transport.deliver({ type: "chosen", slot: 2, value: batch("r1") });
+    await until(() => second.delivered.length === 1);
+    expect(second.delivered[0]).toMatchObject({ kind: "duplicate", requestId: "r1", index: 0, slot: 2 });
+    await second.host.stop();
+  });
+
+  it("stops fatally (exit code 70) when one slot is learned with two values", async () => {
+    const { transport, fatal, delivered, host } = setup();
+    await host.start();
+    transport.deliver({ type: "chosen", slot: 0, value: batch("r1") });
+    await until(() => delivered.length === 1);
+    transport.deliver({ type: "chosen", slot: 0, value: batch("other") });
+    await until(() => fatal.length === 1);
+    expect(fatal[0]?.error).toBeInstanceOf(InvariantViolation);
+    expect(fatal[0]?.exitCode).toBe(EXIT_CODES.invariant);
+    expect(host.readiness().ready).toBe(false);
+    await host.stop();
+  });
+});
