@@ -175,6 +175,22 @@ describe("delivery in log order (Paxos Made Simple 3: the state machine executes
 });
 
 describe("catch-up (missed accepted messages are asked for again)", () => {
+  it("far behind, asks for the next range as soon as an answer brought progress", () => {
+    const learner = makeLearner({ catchupSlotsMax: 4 });
+    learner.receive(heartbeat(10), 0);
+    const interval = DEFAULT_LIMITS.catchupIntervalMs;
+    expect(learner.tick(interval).send).toMatchObject([{ type: "catchup", fromSlot: 0, toSlot: 4 }]);
+    const entries = [0, 1, 2, 3].map((slot) => entry(slot, b(1, "p1"), batch(`r${slot}`)));
+    learner.receive(reply("a1", 0, 4, entries, 10), interval + 5);
+    learner.receive(reply("a2", 0, 4, entries, 10), interval + 5);
+    expect(learner.nextSlot).toBe(4);
+    // No second interval of waiting: the next range is asked for on the next tick.
+    expect(learner.tick(interval + 6).send).toMatchObject([{ type: "catchup", fromSlot: 4, toSlot: 8 }]);
+    // Without progress, it waits a full interval before asking again.
+    expect(learner.tick(interval + 7).send).toEqual([]);
+    expect(learner.tick(2 * interval + 6).send).toMatchObject([{ type: "catchup", fromSlot: 4, toSlot: 8 }]);
+  });
+
   it("asks for a gap known from a heartbeat's chosenBelow after catchupIntervalMs, not before", () => {
     const learner = makeLearner();
     choose(learner, 0, batch("r0"), b(1, "p1"), 100);

@@ -145,12 +145,21 @@ export class Learner {
     return out.build();
   }
 
-  /** Advances time: asks for slots that stay missing for `catchupIntervalMs`. */
+  /**
+   * Advances time: asks for slots that stay missing for `catchupIntervalMs`. While answers keep
+   * bringing progress it asks for the next range at once, so a learner far behind catches up at
+   * one range per round trip rather than one per interval.
+   */
   tick(nowMs: number): LearnerStep {
     const out = new StepBuilder();
-    const quietMs = nowMs - Math.max(this.#lastProgressMs, this.#catchupSentMs, this.#gapSinceMs ?? nowMs);
+    const gapMs = nowMs - Math.max(this.#lastProgressMs, this.#gapSinceMs ?? nowMs);
+    const askedMs = nowMs - this.#catchupSentMs;
+    const interval = this.#limits.catchupIntervalMs;
+    // Catching up: our last question was recent and its answers moved us forward.
+    const catchingUp = this.#catchupSentMs > 0 && askedMs < interval && this.#lastProgressMs > this.#catchupSentMs;
     const endSlot = this.#catchupEnd();
-    if (this.#nextSlot < endSlot && quietMs >= this.#limits.catchupIntervalMs) {
+    const due = catchingUp || (gapMs >= interval && askedMs >= interval);
+    if (this.#nextSlot < endSlot && due) {
       this.#catchupSentMs = nowMs;
       out.send.push({
         type: "catchup",

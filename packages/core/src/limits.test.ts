@@ -8,6 +8,11 @@ describe("DEFAULT_LIMITS", () => {
     expect(3 * inflightSlotsMax * batchBytesMax).toBeLessThan(messageBytesMax);
   });
 
+  it("lets a catch-up answer of full slots fit within one message", () => {
+    const { catchupSlotsMax, batchBytesMax, messageBytesMax } = DEFAULT_LIMITS;
+    expect(catchupSlotsMax * batchBytesMax).toBeLessThan(messageBytesMax);
+  });
+
   it("lets a batch hold at least one request of the largest size", () => {
     expect(DEFAULT_LIMITS.requestBytesMax).toBeLessThanOrEqual(DEFAULT_LIMITS.batchBytesMax);
   });

@@ -60,7 +60,7 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   acceptRetransmitMs: 300,
   prepareRetransmitMs: 300,
   catchupIntervalMs: 500,
-  catchupSlotsMax: 256,
+  catchupSlotsMax: 16,
   messageBytesMax: 1_000_000,
   jsonDepthMax: 32,
   payloadDepthMax: 24,
