@@ -19,12 +19,12 @@ export interface CommonConfig {
 }
 
 const commonSpec = {
-  PAXOS_CLUSTER: envVar.id("local"),
-  NATS_URL: envVar.url(["nats:", "tls:", "ws:", "wss:"], "nats://127.0.0.1:4222"),
+  PAXOS_CLUSTER: envVar.id().default("local"),
+  NATS_URL: envVar.url(["nats", "tls", "ws", "wss"]).default("nats://127.0.0.1:4222"),
   PAXOS_ACCEPTOR_IDS: envVar.idList(),
-  PAXOS_ADMIN_PORT: envVar.port(9090),
-  PAXOS_ADMIN_HOST: envVar.text("0.0.0.0"),
-  LOG_LEVEL: envVar.logLevel(),
+  PAXOS_ADMIN_PORT: envVar.port().default(9090),
+  PAXOS_ADMIN_HOST: envVar.text().default("0.0.0.0"),
+  LOG_LEVEL: envVar.logLevel().default("info"),
 };
 
 function common(values: {
@@ -63,9 +63,9 @@ export function acceptorConfig(env: NodeJS.ProcessEnv): AcceptorServiceConfig {
     {
       ...commonSpec,
       PAXOS_ACCEPTOR_ID: envVar.id(),
-      REDIS_URL: envVar.url(["redis:", "rediss:"]),
-      PAXOS_ACCEPTOR_INIT: envVar.flag(),
-      PAXOS_DEV_UNSAFE_STORAGE: envVar.flag(),
+      REDIS_URL: envVar.url(["redis", "rediss"]),
+      PAXOS_ACCEPTOR_INIT: envVar.flag().default(false),
+      PAXOS_DEV_UNSAFE_STORAGE: envVar.flag().default(false),
     },
     env,
   );
@@ -92,7 +92,7 @@ export interface ProposerServiceConfig extends CommonConfig {
 /** Reads the proposer's settings from `env`; throws ConfigError naming every bad variable. */
 export function proposerConfig(env: NodeJS.ProcessEnv): ProposerServiceConfig {
   // The proposerId adds "-" and 8 hex digits and must still be a 64-char id.
-  const values = readEnv({ ...commonSpec, PAXOS_PROPOSER_NAME: envVar.id(undefined, 55) }, env);
+  const values = readEnv({ ...commonSpec, PAXOS_PROPOSER_NAME: envVar.id(55) }, env);
   return { ...common(values), proposerName: values.PAXOS_PROPOSER_NAME };
 }
 

@@ -1,11 +1,13 @@
 import { ID_PATTERN } from "@paxos/wire";
+import { z } from "zod";
 import { LOG_LEVELS } from "./logger.ts";
 
-/** The outcome of reading one environment variable. */
-export type EnvResult<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly problem: string };
-
-/** Reads and validates one environment variable's raw value (undefined when unset or empty). */
-export type EnvReader<T> = (raw: string | undefined) => EnvResult<T>;
+/**
+ * The zod schema of one environment variable. Its input is the variable's trimmed value, or
+ * undefined when it is unset or empty (readEnv does that step). Each problem message follows the
+ * variable's name, as in "PAXOS_X is required (...)".
+ */
+export type EnvVar<T> = z.ZodType<T, string | undefined>;
 
 /** A bad or missing environment variable, or several: `problems` names each one. */
 export class ConfigError extends Error {
@@ -18,120 +20,116 @@ export class ConfigError extends Error {
   }
 }
 
-const ok = <T>(value: T): EnvResult<T> => ({ ok: true, value });
-const bad = (problem: string): EnvResult<never> => ({ ok: false, problem });
+/** A zod `error` option whose message shows the bad value, quoted. Never for URLs (passwords). */
+const invalid = (problem: (shown: string) => string) => ({
+  error: (issue: { readonly input?: unknown }) => problem(JSON.stringify(issue.input)),
+});
 
-function withDefault<T>(read: (raw: string) => EnvResult<T>, fallback: T | undefined, hint: string): EnvReader<T> {
-  return (raw) => {
-    if (raw === undefined) return fallback === undefined ? bad(`is required (${hint})`) : ok(fallback);
-    return read(raw);
-  };
+const required = (hint: string) => ({ error: `is required (${hint})` });
+
+const splitList = (raw: string): string[] => raw.split(",").map((item) => item.trim());
+
+/** A URL with one of `protocols`. The message never shows the value: a URL may hold a password. */
+function urlSchema(protocols: readonly string[]) {
+  const example = `${protocols[0]}://127.0.0.1:port`;
+  const problem = `must use ${protocols.map((p) => `${p}:`).join(" or ")} (a URL such as ${example})`;
+  return z.url({
+    protocol: new RegExp(`^(?:${protocols.join("|")})$`),
+    error: (issue) => (issue.input === undefined ? `is required (a URL such as ${example})` : problem),
+  });
 }
 
 /**
- * Readers for the variables of COMMON.md. Each takes an optional default; without one the variable
- * is required. Problems are phrased to follow the variable's name ("PAXOS_X is required ...").
+ * Readers for the variables of COMMON.md. Each one is required; chain zod's `.default(value)` for
+ * a default, or `.nullable().default(null)` for an optional variable.
  */
 export const envVar = {
   /** An id (cluster, acceptor, learner, proposer name): ID_PATTERN, at most `lengthMax` chars. */
-  id(fallback?: string, lengthMax = 64): EnvReader<string> {
-    return withDefault(
-      (raw) =>
-        ID_PATTERN.test(raw) && raw.length <= lengthMax
-          ? ok(raw)
-          : bad(`must be 1 to ${lengthMax} of A-Z a-z 0-9 _ - (got ${JSON.stringify(raw)})`),
-      fallback,
-      "an id such as a1",
-    );
+  id(lengthMax = 64): EnvVar<string> {
+    const bad = invalid((shown) => `must be 1 to ${lengthMax} of A-Z a-z 0-9 _ - (got ${shown})`);
+    return z.string(required("an id such as a1")).regex(ID_PATTERN, bad).max(lengthMax, bad);
   },
   /** A comma-separated list of distinct ids, at least one. */
-  idList(fallback?: readonly string[]): EnvReader<readonly string[]> {
-    return withDefault(
-      (raw) => {
-        const ids = raw.split(",").map((id) => id.trim());
-        const badId = ids.find((id) => !ID_PATTERN.test(id));
-        if (badId !== undefined) return bad(`has an invalid id ${JSON.stringify(badId)} (want e.g. a1,a2,a3)`);
-        if (new Set(ids).size !== ids.length) return bad(`lists an id twice (${JSON.stringify(raw)})`);
-        return ok(ids);
-      },
-      fallback,
-      "a comma list of acceptor ids, e.g. a1,a2,a3",
+  idList(): EnvVar<readonly string[]> {
+    const id = z.string().regex(
+      ID_PATTERN,
+      invalid((shown) => `has an invalid id ${shown} (want e.g. a1,a2,a3)`),
     );
+    return z
+      .string(required("a comma list of acceptor ids, e.g. a1,a2,a3"))
+      .transform(splitList)
+      .pipe(
+        z.array(id).superRefine((ids, ctx) => {
+          const twice = ids.find((one, index) => ids.indexOf(one) !== index);
+          if (twice !== undefined)
+            ctx.addIssue({ code: "custom", message: `lists an id twice (${JSON.stringify(twice)})` });
+        }),
+      );
   },
-  /** A URL with one of `protocols` (e.g. "nats:"). The value is never echoed: it may hold a password. */
-  url(protocols: readonly string[], fallback?: string): EnvReader<string> {
-    return withDefault(
-      (raw) => {
-        let url: URL;
-        try {
-          url = new URL(raw);
-        } catch {
-          return bad(`is not a URL (want ${protocols[0]}//host:port)`);
-        }
-        return protocols.includes(url.protocol) ? ok(raw) : bad(`must use ${protocols.join(" or ")}`);
-      },
-      fallback,
-      `a URL such as ${protocols[0]}//127.0.0.1:port`,
-    );
+  /** A URL with one of `protocols` (names without the colon, e.g. "nats"). Never echoed back. */
+  url(protocols: readonly string[]): EnvVar<string> {
+    return urlSchema(protocols);
+  },
+  /** A comma-separated list of URLs with one of `protocols`, at least one. Never echoed back. */
+  urlList(protocols: readonly string[]): EnvVar<readonly string[]> {
+    return z
+      .string(required(`a comma list of URLs such as ${protocols[0]}://127.0.0.1:port`))
+      .transform(splitList)
+      .pipe(z.array(urlSchema(protocols)));
   },
   /** A TCP port, 0..65535 (0: any free port). */
-  port(fallback?: number): EnvReader<number> {
-    return withDefault(
-      (raw) => {
-        const port = /^\d{1,5}$/.test(raw) ? Number(raw) : NaN;
-        return port >= 0 && port <= 65_535
-          ? ok(port)
-          : bad(`must be a port number 0..65535 (got ${JSON.stringify(raw)})`);
-      },
-      fallback,
-      "a port number",
-    );
+  port(): EnvVar<number> {
+    return z
+      .string(required("a port number"))
+      .refine(
+        (raw) => /^\d{1,5}$/.test(raw) && Number(raw) <= 65_535,
+        invalid((shown) => `must be a port number 0..65535 (got ${shown})`),
+      )
+      .transform(Number);
   },
-  /** A switch: "1" or "true" is on, "0" or "false" (or unset) is off. */
-  flag(): EnvReader<boolean> {
-    return withDefault(
-      (raw) => {
-        if (raw === "1" || raw === "true") return ok(true);
-        if (raw === "0" || raw === "false") return ok(false);
-        return bad(`must be 1 or 0 (got ${JSON.stringify(raw)})`);
-      },
-      false,
-      "1 or 0",
-    );
+  /** A switch: "1" or "true" is on, "0" or "false" is off. Usually chained with `.default(false)`. */
+  flag(): EnvVar<boolean> {
+    return z.stringbool({
+      truthy: ["1", "true"],
+      falsy: ["0", "false"],
+      case: "sensitive",
+      error: (issue) =>
+        issue.input === undefined ? "is required (1 or 0)" : `must be 1 or 0 (got ${JSON.stringify(issue.input)})`,
+    });
   },
   /** A pino log level. */
-  logLevel(fallback: (typeof LOG_LEVELS)[number] = "info"): EnvReader<(typeof LOG_LEVELS)[number]> {
-    return withDefault(
-      (raw) => {
-        const level = LOG_LEVELS.find((l) => l === raw);
-        return level === undefined ? bad(`must be one of ${LOG_LEVELS.join(", ")}`) : ok(level);
-      },
-      fallback,
-      LOG_LEVELS.join(", "),
-    );
+  logLevel(): EnvVar<(typeof LOG_LEVELS)[number]> {
+    const levels = LOG_LEVELS.join(", ");
+    return z.enum(LOG_LEVELS, {
+      error: (issue) => (issue.input === undefined ? `is required (${levels})` : `must be one of ${levels}`),
+    });
   },
   /** Any non-empty text, such as a folder path or a host name. */
-  text(fallback?: string): EnvReader<string> {
-    return withDefault((raw) => ok(raw), fallback, "a non-empty value");
+  text(): EnvVar<string> {
+    return z.string(required("a non-empty value"));
   },
 };
 
-type EnvSpec = Readonly<Record<string, EnvReader<unknown>>>;
-type EnvValues<S extends EnvSpec> = { readonly [K in keyof S]: S[K] extends EnvReader<infer T> ? T : never };
+type EnvSpec = Readonly<Record<string, z.ZodType>>;
+type EnvValues<S extends EnvSpec> = { readonly [K in keyof S]: z.output<S[K]> };
 
 /**
- * Reads every variable of `spec` (keys are the variable names) from `source`. Empty values count as
- * unset. Throws one ConfigError naming every bad or missing variable, not only the first.
+ * Reads every variable of `spec` (keys are the variable names, values their EnvVar schemas) from
+ * `source`. Empty values count as unset. Throws one ConfigError naming every bad or missing
+ * variable, not only the first, with one line per variable.
  */
 export function readEnv<S extends EnvSpec>(spec: S, source: NodeJS.ProcessEnv): EnvValues<S> {
-  const values: Record<string, unknown> = {};
-  const problems: string[] = [];
-  for (const [name, read] of Object.entries(spec)) {
-    const raw = source[name];
-    const result = read(raw === undefined || raw.trim() === "" ? undefined : raw.trim());
-    if (result.ok) values[name] = result.value;
-    else problems.push(`${name} ${result.problem}`);
+  const input: Record<string, string | undefined> = {};
+  for (const name of Object.keys(spec)) {
+    const raw = source[name]?.trim();
+    input[name] = raw === "" ? undefined : raw;
   }
-  if (problems.length > 0) throw new ConfigError(problems);
-  return values as EnvValues<S>;
+  const result = z.object(spec).safeParse(input);
+  if (result.success) return result.data as EnvValues<S>;
+  const problems = new Map<string, string>();
+  for (const issue of result.error.issues) {
+    const name = String(issue.path[0]);
+    if (!problems.has(name)) problems.set(name, `${name} ${issue.message}`);
+  }
+  throw new ConfigError([...problems.values()]);
 }

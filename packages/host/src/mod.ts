@@ -19,7 +19,7 @@ export {
   learnerConfig,
   loadConfigOrExit,
 } from "./config.ts";
-export { ConfigError, type EnvReader, type EnvResult, envVar, readEnv } from "./env.ts";
+export { ConfigError, type EnvVar, envVar, readEnv } from "./env.ts";
 export { type Logger, LOG_LEVELS, createLogger } from "./logger.ts";
 export { type AdminServer, type AdminServerOptions, type Readiness, startAdminServer } from "./admin-server.ts";
 export { createRegistry, droppedMessagesCounter } from "./metrics.ts";

@@ -20,12 +20,12 @@ export interface GatewayServiceConfig {
 export function gatewayConfig(env: NodeJS.ProcessEnv): GatewayServiceConfig {
   const values = readEnv(
     {
-      PAXOS_CLUSTER: envVar.id("local"),
-      NATS_URL: envVar.url(["nats:", "tls:", "ws:", "wss:"], "nats://127.0.0.1:4222"),
+      PAXOS_CLUSTER: envVar.id().default("local"),
+      NATS_URL: envVar.url(["nats", "tls", "ws", "wss"]).default("nats://127.0.0.1:4222"),
       PAXOS_ACCEPTOR_IDS: envVar.idList(),
-      PAXOS_HTTP_PORT: envVar.port(8080),
-      PAXOS_HTTP_HOST: envVar.text("0.0.0.0"),
-      LOG_LEVEL: envVar.logLevel(),
+      PAXOS_HTTP_PORT: envVar.port().default(8080),
+      PAXOS_HTTP_HOST: envVar.text().default("0.0.0.0"),
+      LOG_LEVEL: envVar.logLevel().default("info"),
     },
     env,
   );

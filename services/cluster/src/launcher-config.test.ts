@@ -1,0 +1,58 @@
+// The `npm start` launcher's settings: defaults, the optional NATS_URL and REDIS_URLS (one URL per
+// acceptor), and a fixed HTTP port, read from a plain object standing in for the environment.
+import { ConfigError } from "@paxos/host";
+import { describe, expect, it } from "vitest";
+import { launcherConfig } from "./launcher-config.ts";
+
+function problemsOf(env: NodeJS.ProcessEnv): readonly string[] {
+  try {
+    launcherConfig(env, "/repo");
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  throw new Error("launcherConfig accepted the environment");
+}
+
+describe("launcherConfig", () => {
+  it("starts its own servers by default", () => {
+    expect(launcherConfig({}, "/repo")).toEqual({
+      cluster: "local",
+      httpPort: 8080,
+      logLevel: "info",
+      forceEmbedded: false,
+      natsUrl: null,
+      redisUrls: null,
+      initExternalRedis: false,
+      dataRoot: "/repo/.data",
+      repoRoot: "/repo",
+    });
+  });
+
+  it("uses given servers, one Redis per acceptor", () => {
+    const config = launcherConfig(
+      {
+        NATS_URL: "nats://127.0.0.1:4333",
+        REDIS_URLS: "redis://h:1, redis://h:2 ,rediss://h:3",
+        PAXOS_ACCEPTOR_INIT: "1",
+        PAXOS_LOCAL_DATA: "data",
+      },
+      "/repo",
+    );
+    expect(config.natsUrl).toBe("nats://127.0.0.1:4333");
+    expect(config.redisUrls).toEqual(["redis://h:1", "redis://h:2", "rediss://h:3"]);
+    expect(config.initExternalRedis).toBe(true);
+    expect(config.dataRoot).toMatch(/\/data$/);
+  });
+
+  it("names every bad variable at once", () => {
+    expect(
+      problemsOf({ PAXOS_HTTP_PORT: "0", NATS_URL: "ws://h:1", REDIS_URLS: "redis://h:1,redis://h:2", LOG_LEVEL: "x" }),
+    ).toEqual([
+      "PAXOS_HTTP_PORT must be a fixed port, not 0",
+      "LOG_LEVEL must be one of trace, debug, info, warn, error, fatal, silent",
+      "NATS_URL must use nats: or tls: (a URL such as nats://127.0.0.1:port)",
+      "REDIS_URLS must list 3 URLs, one per acceptor (a1, a2, a3)",
+    ]);
+  });
+});
