@@ -6,9 +6,7 @@ import {
   type Ballot,
   ballotKey,
   compareBallots,
-  invariant,
 } from "@paxos/core";
-import { isValidProposerId } from "./stored-records.ts";
 
 /*
  * The compare-and-write rule of the in-process acceptor stores, the same one the Redis store runs
@@ -21,22 +19,6 @@ export interface StoredAcceptorState {
   promised: Ballot;
   readonly accepted: Map<number, AcceptedEntry>;
   chosenBelow: number;
-}
-
-/**
- * Checks what the core guarantees of every write (safe integers, a valid proposer id, an accept
- * at the promised ballot). A failure is a bug in the caller, so it throws InvariantViolation.
- */
-export function checkWriteShape(write: AcceptorWrite): void {
-  const { promised, accept } = write;
-  invariant(Number.isSafeInteger(promised.round) && promised.round >= 0, `bad round ${promised.round}`);
-  invariant(isValidProposerId(promised.proposerId), `bad proposer id ${JSON.stringify(promised.proposerId)}`);
-  if (accept === null) return;
-  invariant(Number.isSafeInteger(accept.slot) && accept.slot >= 0, `bad slot ${accept.slot}`);
-  invariant(
-    compareBallots(accept.ballot, promised) === 0,
-    `accept at ${ballotKey(accept.ballot)} must raise the promise to its ballot, not ${ballotKey(promised)}`,
-  );
 }
 
 /**

@@ -11,15 +11,7 @@ import {
   ZERO_BALLOT,
 } from "@paxos/core";
 import {
-  applyWrite,
-  checkWriteShape,
-  refusal,
-  snapshot,
-  type StoreLogger,
-  type StoredAcceptorState,
-} from "./acceptor-write-rule.ts";
-import { AppendOnlyFile, ensureDirectory, writeFileDurably } from "./append-only-file.ts";
-import {
+  checkAcceptorWrite,
   decodeIdentity,
   encodeIdentity,
   isObject,
@@ -29,7 +21,9 @@ import {
   parseSafeInteger,
   parseSlotValue,
   RecordError,
-} from "./stored-records.ts";
+} from "@paxos/wire";
+import { applyWrite, refusal, snapshot, type StoreLogger, type StoredAcceptorState } from "./acceptor-write-rule.ts";
+import { AppendOnlyFile, ensureDirectory, writeFileDurably } from "./append-only-file.ts";
 
 /** The identity file: JSON {cluster, acceptorId, createdAtMs}, written once when the acceptor joins. */
 export const ACCEPTOR_IDENTITY_FILE = "acceptor-identity.json";
@@ -115,7 +109,7 @@ export class FileAcceptorStore implements AcceptorStore {
    * "unavailable", after which this store refuses all writes.
    */
   async write(write: AcceptorWrite): Promise<void> {
-    checkWriteShape(write);
+    checkAcceptorWrite(write);
     const file = this.#file;
     if (this.#status !== "open" || file === null) {
       throw new AcceptorStoreError("unavailable", `file acceptor store is ${this.#status}, not open`);

@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { type LearnerStore, sameSlotValue, type SlotValue } from "@paxos/core";
 import type { StoreLogger } from "./acceptor-write-rule.ts";
 import { AppendOnlyFile, ensureDirectory } from "./append-only-file.ts";
-import { parseJsonObject, parseSafeInteger, parseSlotValue, RecordError } from "./stored-records.ts";
+import { parseJsonObject, parseSafeInteger, parseSlotValue, RecordError } from "@paxos/wire";
 
 /** The learner's log file: one JSON line `{"slot":"7","value":…}` per learned slot. */
 export const LEARNED_FILE = "learned.jsonl";

@@ -5,7 +5,8 @@ import {
   type AcceptorWrite,
   ZERO_BALLOT,
 } from "@paxos/core";
-import { applyWrite, checkWriteShape, refusal, snapshot, type StoredAcceptorState } from "./acceptor-write-rule.ts";
+import { checkAcceptorWrite } from "@paxos/wire";
+import { applyWrite, refusal, snapshot, type StoredAcceptorState } from "./acceptor-write-rule.ts";
 
 /**
  * The "disk" of a MemoryAcceptorStore: it outlives the stores opened over it, as a disk outlives
@@ -94,7 +95,7 @@ export class MemoryAcceptorStore implements AcceptorStore {
 
   /** Applies the write by the compare-and-write rule; "amnesia" if the storage was wiped under it. */
   async write(write: AcceptorWrite): Promise<void> {
-    checkWriteShape(write);
+    checkAcceptorWrite(write);
     if (this.#state !== "open") throw new AcceptorStoreError("unavailable", `memory store is ${this.#state}`);
     // Decide in call order, as a store that serialises its writes does; resolve on a later tick.
     const storage = this.#storage;

@@ -7,7 +7,6 @@ import {
   type Ballot,
   ballotKey,
   compareBallots,
-  invariant,
   ZERO_BALLOT,
 } from "@paxos/core";
 import { Redis } from "ioredis";
@@ -15,16 +14,16 @@ import { acceptorKeys, type AcceptorKeys, keyList } from "./acceptor-keys.ts";
 import { describeWrongSettings, REQUIRED_SETTINGS, wrongSettings } from "./durability-check.ts";
 import { INIT_SCRIPT, type Script, SCRIPT_ERRORS, WRITE_SCRIPT } from "./scripts.ts";
 import {
-  parseSafeInteger,
+  checkAcceptorWrite,
   decodeAcceptedEntry,
   decodeIdentity,
   encodeAcceptedEntry,
   encodeIdentity,
   isValidId,
-  isValidProposerId,
   parseBallot,
+  parseSafeInteger,
   RecordError,
-} from "./stored-records.ts";
+} from "@paxos/wire";
 
 /** Severity of a store log line; the host maps it onto its own logger (pino). */
 export type StoreLogLevel = "debug" | "info" | "warn" | "error";
@@ -131,7 +130,7 @@ export class RedisAcceptorStore implements AcceptorStore {
     if (this.#state !== "open" || redis === null) {
       throw new AcceptorStoreError("unavailable", `acceptor store is ${this.#state}, not open`);
     }
-    checkWrite(write);
+    checkAcceptorWrite(write);
     const args = [String(write.promised.round), write.promised.proposerId, String(write.chosenBelow)];
     if (write.accept !== null) args.push(String(write.accept.slot), encodeAcceptedEntry(write.accept));
     try {
@@ -330,19 +329,6 @@ export class RedisAcceptorStore implements AcceptorStore {
       throw unavailable(what, error);
     }
   }
-}
-
-/** The broken-invariant checks on a write: the core never produces these, so they throw. */
-function checkWrite(write: AcceptorWrite): void {
-  const { promised, accept } = write;
-  invariant(Number.isSafeInteger(promised.round) && promised.round >= 0, `bad round ${promised.round}`);
-  invariant(isValidProposerId(promised.proposerId), `bad proposer id ${JSON.stringify(promised.proposerId)}`);
-  if (accept === null) return;
-  invariant(Number.isSafeInteger(accept.slot) && accept.slot >= 0, `bad slot ${accept.slot}`);
-  invariant(
-    compareBallots(accept.ballot, promised) === 0,
-    `accept at ${ballotKey(accept.ballot)} must raise the promise to its ballot, not ${ballotKey(promised)}`,
-  );
 }
 
 function parseRecord<T>(parse: () => T): T {

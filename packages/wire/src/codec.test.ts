@@ -38,7 +38,10 @@ const valid: readonly (readonly [string, Message])[] = [
   [subjects.proposer("p1-deadbeef", "chosen"), { type: "chosen", slot: 4, value: batch }],
   [subjects.learner("l1", "chosen"), { type: "chosen", slot: 5, value: noop }],
   [subjects.proposer("p1-deadbeef", "heartbeat"), { type: "heartbeat", ballot, nextSlot: 9, chosenBelow: 8 }],
-  [subjects.learner("l1", "catchup"), { type: "catchup", learnerId: "l1", fromSlot: 0, toSlot: 256, chosenBelow: 0 }],
+  [
+    subjects.learner("l1", "catchup"),
+    { type: "catchup", learnerId: "l1", fromSlot: 0, toSlot: DEFAULT_LIMITS.catchupSlotsMax, chosenBelow: 0 },
+  ],
   [
     subjects.catchupReply("a1", "l1"),
     {
@@ -166,7 +169,8 @@ describe("decodeMessage", () => {
     expectRefused(decode(catchupSubject, catchup(6, 5)), "schema");
     expectRefused(decode(catchupSubject, catchup(0, DEFAULT_LIMITS.catchupSlotsMax + 1)), "schema");
     const entry = { slot: 1, ballot, value: noop };
-    const reply = (accepted: unknown[], toSlot = 300): Uint8Array =>
+    const max = DEFAULT_LIMITS.catchupSlotsMax;
+    const reply = (accepted: unknown[], toSlot = max + 44): Uint8Array =>
       envelope({
         type: "catchupReply",
         learnerId: "l1",
@@ -177,11 +181,11 @@ describe("decodeMessage", () => {
         accepted,
       });
     const replySubject = subjects.catchupReply("a1", "l1");
-    expect(decode(replySubject, reply([entry], 256)).ok).toBe(true);
-    expect(decode(replySubject, reply(Array(256).fill(entry), 256)).ok).toBe(true);
+    expect(decode(replySubject, reply([entry], max)).ok).toBe(true);
+    expect(decode(replySubject, reply(Array(max).fill(entry), max)).ok).toBe(true);
     expectRefused(decode(replySubject, reply([entry])), "schema");
-    expectRefused(decode(replySubject, reply(Array(257).fill(entry), 256)), "schema");
-    expectRefused(decode(replySubject, reply([{ ...entry, slot: 256 }], 256)), "schema");
+    expectRefused(decode(replySubject, reply(Array(max + 1).fill(entry), max)), "schema");
+    expectRefused(decode(replySubject, reply([{ ...entry, slot: max }], max)), "schema");
     const badId = { ...(accepted(1) as object), ballot: { round: 1, proposerId: "p.1" } };
     expectRefused(decode(acceptedSubject, envelope(badId)), "schema");
     const longRequestId = {

@@ -1,13 +1,21 @@
-import type { AcceptedEntry, Ballot, ClientRequest, JsonValue, SlotValue } from "@paxos/core";
+import {
+  type AcceptedEntry,
+  type AcceptorWrite,
+  type Ballot,
+  ballotKey,
+  type ClientRequest,
+  compareBallots,
+  invariant,
+  type JsonValue,
+  type SlotValue,
+} from "@paxos/core";
 
 /*
- * How acceptor state is written into Redis, and its strict parsing on load. Rounds and slots are
- * decimal strings of safe integers, never floats: a value read back is either exactly what was
- * written or refused as corrupt.
+ * How the stores (Redis, files) write ballots, slots and values, and their strict parsing on load.
+ * Rounds and slots are decimal strings of safe integers, never floats: a value read back is either
+ * exactly what was written or refused as corrupt. One module, so every store reads the same way.
  */
 
-/** Ids (cluster, acceptor, proposer name) as COMMON.md fixes them: ASCII, subject-safe. */
-const ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 /** A proposer id is `<name>-<nonce>`; ASCII keeps the Lua byte order equal to the JS order. */
 const PROPOSER_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/;
 const DECIMAL_PATTERN = /^(0|[1-9][0-9]*)$/;
@@ -22,11 +30,6 @@ export interface IdentityRecord {
 /** Stored data that cannot be read back as written. The store reports it as "corrupt". */
 export class RecordError extends Error {
   override readonly name = "RecordError";
-}
-
-/** True for an id that may name a cluster or an acceptor. */
-export function isValidId(id: string): boolean {
-  return ID_PATTERN.test(id);
 }
 
 /** True for a proposer id the stores can order the same way in Lua and in JS. */
@@ -55,19 +58,6 @@ export function parseBallot(round: unknown, proposerId: unknown, what: string): 
   return { round: parsedRound, proposerId };
 }
 
-/** The JSON text stored for one accepted slot (the slot itself is the hash field). */
-export function encodeAcceptedEntry(entry: AcceptedEntry): string {
-  return JSON.stringify({ round: String(entry.ballot.round), proposerId: entry.ballot.proposerId, value: entry.value });
-}
-
-/** Parses one stored accepted entry; `slotText` is its hash field. */
-export function decodeAcceptedEntry(slotText: string, json: string): AcceptedEntry {
-  const slot = parseSafeInteger(slotText, "accepted slot");
-  const record = parseJsonObject(json, `accepted entry of slot ${slot}`);
-  const ballot = parseBallot(record["round"], record["proposerId"], `accepted ballot of slot ${slot}`);
-  return { slot, ballot, value: parseSlotValue(record["value"], `value of slot ${slot}`) };
-}
-
 /** The identity key's JSON text. */
 export function encodeIdentity(identity: IdentityRecord): string {
   return JSON.stringify(identity);
@@ -84,6 +74,19 @@ export function decodeIdentity(json: string): IdentityRecord {
     throw new RecordError(`identity createdAtMs is not an integer: ${json}`);
   }
   return { cluster, acceptorId, createdAtMs };
+}
+
+/** The JSON text stored for one accepted slot (the slot itself is the hash field). */
+export function encodeAcceptedEntry(entry: AcceptedEntry): string {
+  return JSON.stringify({ round: String(entry.ballot.round), proposerId: entry.ballot.proposerId, value: entry.value });
+}
+
+/** Parses one stored accepted entry; `slotText` is its hash field. */
+export function decodeAcceptedEntry(slotText: string, json: string): AcceptedEntry {
+  const slot = parseSafeInteger(slotText, "accepted slot");
+  const record = parseJsonObject(json, `accepted entry of slot ${slot}`);
+  const ballot = parseBallot(record["round"], record["proposerId"], `accepted ballot of slot ${slot}`);
+  return { slot, ballot, value: parseSlotValue(record["value"], `value of slot ${slot}`) };
 }
 
 /** Checks that a stored value is a SlotValue: a no-op, or a batch of {id, payload} requests. */
@@ -104,7 +107,8 @@ export function parseSlotValue(value: unknown, what: string): SlotValue {
   };
 }
 
-function parseJsonObject(json: string, what: string): Record<string, unknown> {
+/** Parses JSON text that must hold an object; anything else throws RecordError. */
+export function parseJsonObject(json: string, what: string): Record<string, unknown> {
   let parsed: unknown;
   try {
     parsed = JSON.parse(json);
@@ -115,6 +119,24 @@ function parseJsonObject(json: string, what: string): Record<string, unknown> {
   return parsed;
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
+/** True for a plain JSON object (not null, not an array). */
+export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/**
+ * Checks what the core guarantees of every acceptor write (safe integers, a valid proposer id, an
+ * accept at the promised ballot). A failure is a bug in the caller, so it throws InvariantViolation.
+ */
+export function checkAcceptorWrite(write: AcceptorWrite): void {
+  const { promised, accept } = write;
+  invariant(Number.isSafeInteger(promised.round) && promised.round >= 0, `bad round ${promised.round}`);
+  invariant(isValidProposerId(promised.proposerId), `bad proposer id ${JSON.stringify(promised.proposerId)}`);
+  invariant(Number.isSafeInteger(write.chosenBelow) && write.chosenBelow >= 0, `bad chosenBelow ${write.chosenBelow}`);
+  if (accept === null) return;
+  invariant(Number.isSafeInteger(accept.slot) && accept.slot >= 0, `bad slot ${accept.slot}`);
+  invariant(
+    compareBallots(accept.ballot, promised) === 0,
+    `accept at ${ballotKey(accept.ballot)} must raise the promise to its ballot, not ${ballotKey(promised)}`,
+  );
 }
