@@ -139,6 +139,36 @@ describe("election (Paxos Made Simple 2.2 phase 1a; 3: a distinguished proposer)
   });
 });
 
+describe("a leader that lost its majority", () => {
+  it("steps down when no majority answered for a leader timeout while slots wait, and turns pending requests away", () => {
+    const proposer = makeProposer({ limits: { inflightSlotsMax: 1 } });
+    elect(proposer);
+    const timeout = DEFAULT_LIMITS.leaderTimeoutMs;
+    proposer.propose(req("r1"), ELECTION_MS);
+    proposer.propose(req("r2"), ELECTION_MS); // waits: the window holds one slot
+    // a1 keeps answering, but one acceptor is no majority.
+    proposer.receive(accepted(b(1, "p1"), 0, batch("r1"), "a1"), ELECTION_MS + timeout - 10);
+    expect(proposer.tick(ELECTION_MS + timeout - 1).rejected).toEqual([]);
+    expect(proposer.role).toBe("leader");
+    const step = proposer.tick(ELECTION_MS + timeout);
+    expect(proposer.role).toBe("follower");
+    expect(step.rejected).toEqual([{ requestId: "r2", reason: "notLeader", leaderHint: null }]);
+  });
+
+  it("stays leader while idle, and while a majority keeps answering", () => {
+    const proposer = makeProposer();
+    elect(proposer);
+    const timeout = DEFAULT_LIMITS.leaderTimeoutMs;
+    proposer.tick(ELECTION_MS + 3 * timeout);
+    expect(proposer.role).toBe("leader");
+    proposer.propose(req("r1"), ELECTION_MS + 3 * timeout);
+    proposer.receive(accepted(b(1, "p1"), 0, batch("r1"), "a3"), ELECTION_MS + 4 * timeout - 5);
+    proposer.receive(accepted(b(1, "p1"), 9, batch("x"), "a2"), ELECTION_MS + 4 * timeout - 5);
+    proposer.tick(ELECTION_MS + 4 * timeout);
+    expect(proposer.role).toBe("leader");
+  });
+});
+
 describe("chosen watermark from promises", () => {
   it("a new leader adopts the highest chosenBelow its promises report and proposes nothing below it", () => {
     const proposer = makeProposer();

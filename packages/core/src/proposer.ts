@@ -91,6 +91,8 @@ export class Proposer {
   /** Ids of the requests this leader holds, pending or in flight, so a retry is not queued twice. */
   readonly #heldIds = new Set<string>();
   #heartbeatSentMs = 0;
+  /** When each acceptor last answered our current ballot (a promise or an accepted). */
+  readonly #heardMs = new Map<string, number>();
 
   constructor(config: ProposerConfig) {
     invariant(config.proposerId !== "", "proposer id must not be empty");
@@ -139,6 +141,12 @@ export class Proposer {
         if (nowMs - this.#prepareSentMs >= this.#limits.prepareRetransmitMs) this.#sendPrepare(nowMs, out);
         break;
       case "leader":
+        if (this.#lostQuorum(nowMs)) {
+          // No majority has answered for a whole leader timeout while work waits: step down, so
+          // that clients hear at once that no leader can serve them instead of waiting it out.
+          this.#stepDown(nowMs, out);
+          break;
+        }
         for (const [slot, inflight] of this.#inflight) {
           if (nowMs - inflight.sentMs >= this.#limits.acceptRetransmitMs) {
             inflight.sentMs = nowMs;
@@ -194,6 +202,16 @@ export class Proposer {
     return out.build();
   }
 
+  /** True when slots wait in phase 2 and fewer than a majority answered within a leader timeout. */
+  #lostQuorum(nowMs: number): boolean {
+    if (this.#inflight.size === 0) return false;
+    const recent = new Set<string>();
+    for (const [acceptorId, heardMs] of this.#heardMs) {
+      if (nowMs - heardMs < this.#limits.leaderTimeoutMs) recent.add(acceptorId);
+    }
+    return !this.#quorum.isQuorum(recent);
+  }
+
   #startElection(nowMs: number, out: StepBuilder): void {
     const round = Math.max(this.#highestSeen.round, this.#ballot.round) + 1;
     invariant(Number.isSafeInteger(round), "ballot round overflow");
@@ -201,6 +219,7 @@ export class Proposer {
     this.#observe(this.#ballot);
     this.#role = "candidate";
     this.#promises.clear();
+    this.#heardMs.clear();
     this.#prepareFromSlot = this.#chosenBelow;
     this.#sendPrepare(nowMs, out);
   }
@@ -213,6 +232,7 @@ export class Proposer {
   #onPromise(msg: PromiseMsg, nowMs: number, out: StepBuilder): void {
     if (this.#role !== "candidate" || compareBallots(msg.ballot, this.#ballot) !== 0) return;
     if (!this.#quorum.isMember(msg.acceptorId)) return;
+    this.#heardMs.set(msg.acceptorId, nowMs);
     this.#promises.set(msg.acceptorId, msg);
     if (this.#quorum.isQuorum(new Set(this.#promises.keys()))) this.#becomeLeader(nowMs, out);
   }
@@ -261,6 +281,7 @@ export class Proposer {
     if (!this.#quorum.isMember(msg.acceptorId)) return;
     this.#observe(msg.ballot);
     if (this.#role !== "leader" || compareBallots(msg.ballot, this.#ballot) !== 0) return;
+    this.#heardMs.set(msg.acceptorId, nowMs);
     const inflight = this.#inflight.get(msg.slot);
     if (inflight === undefined) return;
     invariant(
