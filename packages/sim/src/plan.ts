@@ -63,19 +63,28 @@ export const SIM_LIMITS: Limits = Object.freeze({
   catchupSlotsMax: 16,
 });
 
-/** Draws the plan of one run. Each fault kind is off in a share of runs so mixes differ. */
+/**
+ * Draws the plan of one run. Each fault kind is off in a share of runs so mixes differ, and the
+ * window, batch and catch-up sizes vary too, down to one slot in flight and one request a batch.
+ */
 export function drawPlan(rng: Rng): RunPlan {
   const on = (share: number): boolean => rng.chance(share);
   const delayMinMs = rng.between(1, 5);
+  const limits: Limits = {
+    ...SIM_LIMITS,
+    inflightSlotsMax: rng.between(1, 8),
+    batchRequestsMax: rng.between(1, 6),
+    catchupSlotsMax: rng.pick([2, 4, 16]),
+  };
   return {
     acceptors: rng.chance(0.7) ? 3 : 5,
     proposers: rng.between(1, 3),
     learners: rng.between(1, 2),
     clients: rng.between(2, 5),
-    requestsPerClient: rng.between(2, 10),
+    requestsPerClient: rng.between(2, 15),
     clientConcurrency: rng.between(1, 3),
     clientRetryMs: rng.between(250, 500),
-    faultPhaseMs: rng.between(1000, 4000),
+    faultPhaseMs: rng.between(1000, 6000),
     livenessBoundMs: 15_000,
     dropProbability: on(0.7) ? rng.next() * 0.3 : 0,
     duplicateProbability: on(0.5) ? rng.next() * 0.2 : 0,
@@ -91,6 +100,6 @@ export function drawPlan(rng: Rng): RunPlan {
     learnerCrashBeforePersistProbability: on(0.3) ? rng.next() * 0.02 : 0,
     chaosIntervalMs: 25,
     tickIntervalMs: 10,
-    limits: SIM_LIMITS,
+    limits,
   };
 }
