@@ -13,7 +13,7 @@ import {
   http,
   type HttpAnswer,
   type LogEntry,
-  postProposal,
+  postProposalRetrying,
   readLogFromGateway,
   readLogsFromLearners,
   sleep,
@@ -36,7 +36,7 @@ describe("REST gateway over a cluster of real processes", () => {
 
   it("decides a proposal and serves it from both gateways and both learners", async () => {
     const value = { note: "first", at: 1 };
-    const created = await postProposal(gwA.url, value);
+    const created = await postProposalRetrying(gwA.url, value);
     expect(created.status, created.text).toBe(201);
     const entry = entryOf(created);
     expect(entry.value).toEqual(value);
@@ -70,7 +70,7 @@ describe("REST gateway over a cluster of real processes", () => {
           const value = { client: c, seq: j, tag: `concurrent-${n}` };
           const key = n % 2 === 0 ? `concurrent-key-${n}` : null;
           const gateway = (c + j) % 2 === 0 ? gwA : gwB;
-          const answer = await postProposal(gateway.url, value, key === null ? {} : { key });
+          const answer = await postProposalRetrying(gateway.url, value, key === null ? {} : { key });
           acks.push({ value, key, answer });
         }
       }),
@@ -171,7 +171,7 @@ describe("REST gateway over a cluster of real processes", () => {
       await sleep(300);
       expect(proposeMessages, "a refused request must not reach the proposers").toEqual([]);
 
-      const created = await postProposal(gwA.url, "after the malformed ones");
+      const created = await postProposalRetrying(gwA.url, "after the malformed ones");
       expect(created.status, created.text).toBe(201);
       const { requestId } = entryOf(created);
       expect(proposeMessages.some((text) => text.includes(requestId))).toBe(true);
@@ -183,24 +183,24 @@ describe("REST gateway over a cluster of real processes", () => {
   it("replays an Idempotency-Key, also after the gateway restarts, and refuses it in flight", async () => {
     const key = `idem-${randomBytes(6).toString("hex")}`;
     const value = { order: 42, items: ["a", "b"] };
-    const created = await postProposal(gwA.url, value, { key });
+    const created = await postProposalRetrying(gwA.url, value, { key });
     expect(created.status, created.text).toBe(201);
     const { index } = entryOf(created);
 
     for (const gateway of [gwA, gwB]) {
-      const replay = await postProposal(gateway.url, value, { key });
+      const replay = await postProposalRetrying(gateway.url, value, { key });
       expect(replay.status, replay.text).toBe(200);
       expect(replay.headers.get("idempotent-replayed")).toBe("true");
       expect(entryOf(replay)).toEqual({ index, value, requestId: key });
     }
-    const reused = await postProposal(gwA.url, { order: 43 }, { key });
+    const reused = await postProposalRetrying(gwA.url, { order: 43 }, { key });
     expect(expectProblem(reused, 422)).toMatchObject({ index });
 
     expect(await gwA.proc.stop("SIGTERM")).toBe(0);
     const gwC = await startGateway(cluster.where, "C");
     cluster.gateways.push(gwC);
     await waitGatewayReady(gwC, 15_000);
-    const afterRestart = await postProposal(gwC.url, value, { key });
+    const afterRestart = await postProposalRetrying(gwC.url, value, { key });
     expect(afterRestart.status, afterRestart.text).toBe(200);
     expect(afterRestart.headers.get("idempotent-replayed")).toBe("true");
     expect(entryOf(afterRestart).index).toBe(index);
@@ -208,7 +208,7 @@ describe("REST gateway over a cluster of real processes", () => {
     // Two at once with a new key: the second is refused while the first is in flight (409), or,
     // if the first was decided before the second arrived, replayed (200) at the same index.
     const racing = `race-${randomBytes(6).toString("hex")}`;
-    const answers = await Promise.all([0, 1].map(() => postProposal(gwC.url, "raced", { key: racing })));
+    const answers = await Promise.all([0, 1].map(() => postProposalRetrying(gwC.url, "raced", { key: racing })));
     const statuses = answers.map((a) => a.status).sort();
     const created201 = answers.find((a) => a.status === 201);
     expect(created201, answers.map((a) => a.text).join("\n")).toBeDefined();

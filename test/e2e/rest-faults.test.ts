@@ -9,7 +9,15 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../services/support/processes.ts";
 import { startAcceptor, waitReady } from "../services/support/services.ts";
 import { E2eCluster, type GatewayProcess } from "./support/e2e-cluster.ts";
-import { entryOf, expectProblem, http, type LogEntry, postProposal, readLogFromGateway } from "./support/http.ts";
+import {
+  entryOf,
+  expectProblem,
+  http,
+  type LogEntry,
+  postProposal,
+  postProposalRetrying,
+  readLogFromGateway,
+} from "./support/http.ts";
 
 /** What GET /v1/cluster answers (the members these tests read). */
 interface ClusterView {
@@ -37,7 +45,7 @@ describe("REST gateway through process faults", () => {
 
   /** POSTs `value` to `gateway`, expects 201, and records the entry as acknowledged. */
   async function propose(gateway: GatewayProcess, value: string): Promise<LogEntry> {
-    const answer = await postProposal(gateway.url, value);
+    const answer = await postProposalRetrying(gateway.url, value);
     expect(answer.status, `${value}: ${answer.text}`).toBe(201);
     const entry = entryOf(answer);
     acknowledged.set(entry.index, entry);

@@ -59,21 +59,21 @@ describe("roles over a MemoryBus", () => {
   });
 
   it("elects a leader, chooses a proposed value and serves it from the learner", async () => {
-    await until(() => proposers.some((p) => p.host.role === "leader"), 5_000, "a leader");
+    await until(() => proposers.some((p) => p.host.role === "leader"), 15_000, "a leader");
     const leader = proposers.find((p) => p.host.role === "leader");
     const follower = proposers.find((p) => p.host.role !== "leader");
     if (leader === undefined || follower === undefined) throw new Error("expected one leader and one follower");
-    await until(() => follower.host.leaderId === leader.host.proposerId, 2_000, "the follower to hear the leader");
+    await until(() => follower.host.leaderId === leader.host.proposerId, 10_000, "the follower to hear the leader");
 
     const reply = await propose(
       bus,
       subjects,
       leader.host.proposerId,
       { requestId: "req-1", payload: { hello: "world" } },
-      1_000,
+      5_000,
     );
     expect(reply).toEqual({ status: "queued", leaderHint: leader.host.proposerId });
-    await until(() => delivered.length === 1, 3_000, "the delivery");
+    await until(() => delivered.length === 1, 10_000, "the delivery");
     expect(delivered[0]).toMatchObject({
       learnerId: "l1",
       kind: "delivered",
@@ -87,7 +87,7 @@ describe("roles over a MemoryBus", () => {
     const [lookup] = await queryLearners(bus, subjects, { op: "lookup", requestId: "req-1" }, 200);
     expect(lookup).toMatchObject({ op: "lookup", entry: { index: 0, requestId: "req-1", value: { hello: "world" } } });
 
-    const notLeader = await propose(bus, subjects, follower.host.proposerId, { requestId: "req-2", payload: 2 }, 1_000);
+    const notLeader = await propose(bus, subjects, follower.host.proposerId, { requestId: "req-2", payload: 2 }, 5_000);
     expect(notLeader).toEqual({ status: "notLeader", leaderHint: leader.host.proposerId });
     expect(fatal).toEqual([]);
   });

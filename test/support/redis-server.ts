@@ -1,20 +1,22 @@
 // A real redis-server for tests, on a free loopback port with its own data folder: a Docker
 // container (testcontainers, redis:7-alpine) where a Docker engine runs, else a local process.
 // Both run with the durability settings an acceptor requires (DESIGN.md, "Redis layout").
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
-import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
-import { GenericContainer, getContainerRuntimeClient, type StartedTestContainer } from "testcontainers";
+import { GenericContainer } from "testcontainers";
 import { dockerAvailable } from "./docker.ts";
 import { freePort } from "./free-port.ts";
+import { LocalServerProcess, type ReadyCheck } from "./local-server.ts";
+import { ServerContainer } from "./server-container.ts";
 
-/** How long a start or restart may take before it counts as failed. */
-const READY_TIMEOUT_MS = 10_000;
-/** Lines of server output kept to explain a failed start. */
-const LOG_LINES_MAX = 40;
+/** Redis answers PING with PONG once it has loaded its data (LOADING before that). */
+const REDIS_READY: ReadyCheck = {
+  request: "PING\r\n",
+  replyPrefix: "+PONG",
+  silence: "redis-server did not answer PING",
+};
 
 /** Options of `startRedis`. */
 export interface RedisServerOptions {
@@ -57,15 +59,46 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), "paxos-redis-")));
   const port = await freePort();
   const server = (await dockerAvailable())
-    ? new ContainerRedis(port, dir, ownDir, aof)
-    : new LocalRedis(port, dir, ownDir, aof);
+    ? new ServerContainer({
+        // Running as our own user keeps the AOF files readable and removable by the test.
+        container: new GenericContainer("redis:7-alpine")
+          .withCommand(["redis-server", "--dir", "/data", ...durabilityFlags(aof)])
+          .withExposedPorts({ container: 6379, host: port })
+          .withBindMounts([{ source: dir, target: "/data" }])
+          .withUser(`${process.getuid?.() ?? 0}:${process.getgid?.() ?? 0}`),
+        port,
+        ready: REDIS_READY,
+        // A bad AOF shows only in the server's log.
+        logsOnFailure: true,
+      })
+    : new LocalServerProcess({
+        binary: "redis-server",
+        args: ["--port", String(port), "--bind", "127.0.0.1", "--dir", dir, ...durabilityFlags(aof)],
+        port,
+        installHint: "install Redis 7 (apt-get install redis-server)",
+        ready: REDIS_READY,
+      });
+  const removeOwnDir = async (): Promise<void> => {
+    if (ownDir) await rm(dir, { recursive: true, force: true });
+  };
   try {
     await server.restart();
   } catch (error) {
-    if (ownDir) await rm(dir, { recursive: true, force: true });
+    await removeOwnDir();
     throw error;
   }
-  return server;
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    dir,
+    stop: async () => {
+      await server.stop();
+      await removeOwnDir();
+    },
+    kill: (signal) => server.kill(signal),
+    restart: () => server.restart(),
+    cli: (...args) => runCommand(port, args),
+  };
 }
 
 /** The server flags, without port and dir, that make Redis durable (or not, for `aof: false`). */
@@ -82,225 +115,6 @@ function durabilityFlags(aof: boolean): string[] {
     "--save",
     "",
   ];
-}
-
-/** redis-server as a child process of the test. */
-class LocalRedis implements RedisServer {
-  readonly url: string;
-  readonly port: number;
-  readonly dir: string;
-  readonly #ownDir: boolean;
-  readonly #aof: boolean;
-  #child: ChildProcess | null = null;
-  #exited: Promise<void> = Promise.resolve();
-  #log: string[] = [];
-
-  constructor(port: number, dir: string, ownDir: boolean, aof: boolean) {
-    this.port = port;
-    this.url = `redis://127.0.0.1:${port}`;
-    this.dir = dir;
-    this.#ownDir = ownDir;
-    this.#aof = aof;
-  }
-
-  async restart(): Promise<void> {
-    await this.#terminate("SIGTERM");
-    const args = ["--port", String(this.port), "--bind", "127.0.0.1", "--dir", this.dir, ...durabilityFlags(this.#aof)];
-    const child = spawn("redis-server", args, { stdio: ["ignore", "pipe", "pipe"] });
-    this.#child = child;
-    this.#log = [];
-    const onOutput = (chunk: Buffer): void => {
-      this.#log.push(
-        ...chunk
-          .toString("utf8")
-          .split("\n")
-          .filter((line) => line !== ""),
-      );
-      this.#log.splice(0, Math.max(0, this.#log.length - LOG_LINES_MAX));
-    };
-    child.stdout?.on("data", onOutput);
-    child.stderr?.on("data", onOutput);
-    let exitReason: string | null = null;
-    this.#exited = new Promise((resolve) => {
-      child.once("error", (error: NodeJS.ErrnoException) => {
-        exitReason =
-          error.code === "ENOENT"
-            ? "redis-server is not on PATH: install Redis 7 (apt-get install redis-server) or run a Docker engine"
-            : `redis-server failed to start: ${error.message}`;
-        resolve();
-      });
-      child.once("exit", (code, signal) => {
-        exitReason ??= `redis-server exited (code ${code}, signal ${signal})`;
-        resolve();
-      });
-    });
-    liveChildren.add(child);
-    void this.#exited.then(() => liveChildren.delete(child));
-    await waitReady(
-      this.port,
-      () => exitReason,
-      () => this.#log,
-    );
-  }
-
-  async kill(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
-    if (signal === "SIGKILL" || signal === "SIGTERM" || signal === "SIGINT") {
-      await this.#terminate(signal);
-      return;
-    }
-    this.#child?.kill(signal);
-  }
-
-  async stop(): Promise<void> {
-    await this.#terminate("SIGTERM");
-    if (this.#ownDir) await rm(this.dir, { recursive: true, force: true });
-  }
-
-  async cli(...args: string[]): Promise<string> {
-    return await runCommand(this.port, args);
-  }
-
-  /** Signals the child (waking it first if paused) and waits until it has exited. */
-  async #terminate(signal: NodeJS.Signals): Promise<void> {
-    const child = this.#child;
-    if (child === null) return;
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill(signal);
-      if (signal !== "SIGKILL") child.kill("SIGCONT");
-    }
-    await this.#exited;
-    this.#child = null;
-  }
-}
-
-/** Children to kill if the test process exits without stopping them (a crashed test run). */
-const liveChildren = new Set<ChildProcess>();
-process.once("exit", () => {
-  for (const child of liveChildren) child.kill("SIGKILL");
-});
-
-/** redis:7-alpine in Docker, with its data folder bind-mounted and a fixed host port. */
-class ContainerRedis implements RedisServer {
-  readonly url: string;
-  readonly port: number;
-  readonly dir: string;
-  readonly #ownDir: boolean;
-  readonly #aof: boolean;
-  #container: StartedTestContainer | null = null;
-
-  constructor(port: number, dir: string, ownDir: boolean, aof: boolean) {
-    this.port = port;
-    this.url = `redis://127.0.0.1:${port}`;
-    this.dir = dir;
-    this.#ownDir = ownDir;
-    this.#aof = aof;
-  }
-
-  async restart(): Promise<void> {
-    if (this.#container === null) {
-      // Running as our own user keeps the AOF files readable and removable by the test.
-      const user = `${process.getuid?.() ?? 0}:${process.getgid?.() ?? 0}`;
-      this.#container = await new GenericContainer("redis:7-alpine")
-        .withCommand(["redis-server", "--dir", "/data", ...durabilityFlags(this.#aof)])
-        .withExposedPorts({ container: 6379, host: this.port })
-        .withBindMounts([{ source: this.dir, target: "/data" }])
-        .withUser(user)
-        .start();
-    } else {
-      await this.#terminate("SIGTERM");
-      const client = await getContainerRuntimeClient();
-      await client.container.start(client.container.getById(this.#container.getId()));
-    }
-    await waitReady(
-      this.port,
-      () => null,
-      () => [],
-    ).catch(async (error: unknown) => {
-      const logs = await this.#logs();
-      throw new Error(`${String(error)}\n${logs}`, { cause: error });
-    });
-  }
-
-  async kill(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
-    if (signal === "SIGKILL" || signal === "SIGTERM" || signal === "SIGINT") {
-      await this.#terminate(signal);
-      return;
-    }
-    const container = this.#container;
-    if (container === null) return;
-    const client = await getContainerRuntimeClient();
-    const handle = client.container.getById(container.getId());
-    await (signal === "SIGSTOP" ? handle.pause() : signal === "SIGCONT" ? handle.unpause() : handle.kill({ signal }));
-  }
-
-  async stop(): Promise<void> {
-    await this.#container?.stop({ remove: true });
-    this.#container = null;
-    if (this.#ownDir) await rm(this.dir, { recursive: true, force: true });
-  }
-
-  async cli(...args: string[]): Promise<string> {
-    return await runCommand(this.port, args);
-  }
-
-  async #terminate(signal: NodeJS.Signals): Promise<void> {
-    const container = this.#container;
-    if (container === null) return;
-    const client = await getContainerRuntimeClient();
-    const handle = client.container.getById(container.getId());
-    const info = await client.container.inspect(handle);
-    if (info.State.Paused) await handle.unpause();
-    if (info.State.Running) {
-      await handle.kill({ signal });
-      await handle.wait();
-    }
-  }
-
-  async #logs(): Promise<string> {
-    const stream = await this.#container?.logs({ tail: LOG_LINES_MAX });
-    if (stream === undefined) return "";
-    const chunks: string[] = [];
-    for await (const chunk of stream) chunks.push(String(chunk));
-    return chunks.join("");
-  }
-}
-
-/**
- * Polls PING on the port until the server answers PONG (not LOADING), the process is gone
- * (`exitReason` returns non-null) or READY_TIMEOUT_MS passes.
- */
-async function waitReady(port: number, exitReason: () => string | null, log: () => string[]): Promise<void> {
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  for (;;) {
-    if (await pingOnce(port)) return;
-    const reason =
-      exitReason() ?? (Date.now() > deadline ? `redis-server did not answer PING within ${READY_TIMEOUT_MS} ms` : null);
-    if (reason !== null) {
-      const tail = log();
-      throw new Error(tail.length === 0 ? reason : `${reason}; its last output:\n${tail.join("\n")}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-/** One raw PING over a fresh connection: true on +PONG. */
-async function pingOnce(port: number): Promise<boolean> {
-  return await new Promise((resolve) => {
-    const socket = connect({ port, host: "127.0.0.1" });
-    let reply = "";
-    const done = (ok: boolean): void => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(1_000, () => done(false));
-    socket.once("error", () => done(false));
-    socket.once("close", () => done(false));
-    socket.once("connect", () => socket.write("PING\r\n"));
-    socket.on("data", (chunk) => {
-      reply += chunk.toString("utf8");
-      if (reply.includes("\r\n")) done(reply.startsWith("+PONG"));
-    });
-  });
 }
 
 /** Runs one command on a short-lived client and renders the reply as redis-cli would, roughly. */

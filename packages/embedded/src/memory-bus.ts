@@ -27,6 +27,20 @@ interface PendingRequest {
   readonly onClose: () => void;
 }
 
+/** How a request ends: `#exchange` stops listening before it settles the caller's promise. */
+interface RequestEnd<T> {
+  resolve(value: T): void;
+  reject(error: BusError): void;
+}
+
+/** What one kind of request does at a reply, at its deadline and when nobody listens. */
+interface ExchangeHandlers<T> {
+  /** Called with each reply; ends the request through `end`, or leaves it open for more. */
+  readonly reply: (m: BusMessage, end: RequestEnd<T>) => void;
+  readonly timeout: (end: RequestEnd<T>) => void;
+  readonly noResponders: (end: RequestEnd<T>) => void;
+}
+
 const INBOX_PREFIX = "_INBOX.memory";
 
 /**
@@ -74,33 +88,12 @@ export class MemoryBus implements Bus {
     data: Uint8Array,
     opts: { timeoutMs: number; headers?: Record<string, string> },
   ): Promise<BusMessage> {
-    if (this.#closed) return Promise.reject(new BusError("closed", "the bus is closed"));
-    return new Promise((resolve, reject) => {
-      const pending: PendingRequest = {
-        onReply: (m) => {
-          finish();
-          resolve(m);
-        },
-        onClose: () => {
-          finish();
-          reject(new BusError("closed", `request on ${subject}: the bus closed`));
-        },
-      };
-      const timer = setTimeout(() => {
-        finish();
-        reject(new BusError("timeout", `request on ${subject}: no reply within ${opts.timeoutMs} ms`));
-      }, opts.timeoutMs);
-      const inbox = this.#openInbox(pending);
-      const finish = (): void => {
-        clearTimeout(timer);
-        inbox.unsubscribe();
-        this.#pending.delete(pending);
-      };
-      if (this.#route(subject, data, opts.headers, inbox.subject) === 0) {
-        finish();
-        // NATS answers a request nobody listens to at once, from the server; so do we, asynchronously.
-        setImmediate(() => reject(new BusError("noResponders", `request on ${subject}: no responders`)));
-      }
+    return this.#exchange<BusMessage>(subject, data, opts.headers, opts.timeoutMs, {
+      reply: (m, end) => end.resolve(m),
+      timeout: (end) =>
+        end.reject(new BusError("timeout", `request on ${subject}: no reply within ${opts.timeoutMs} ms`)),
+      // NATS answers a request nobody listens to at once, from the server; so do we, asynchronously.
+      noResponders: (end) => end.reject(new BusError("noResponders", `request on ${subject}: no responders`)),
     });
   }
 
@@ -109,37 +102,15 @@ export class MemoryBus implements Bus {
     data: Uint8Array,
     opts: { maxWaitMs: number; maxReplies?: number; headers?: Record<string, string> },
   ): Promise<BusMessage[]> {
-    if (this.#closed) return Promise.reject(new BusError("closed", "the bus is closed"));
-    return new Promise((resolve, reject) => {
-      const replies: BusMessage[] = [];
-      const pending: PendingRequest = {
-        onReply: (m) => {
-          replies.push(m);
-          if (opts.maxReplies !== undefined && replies.length >= opts.maxReplies) {
-            finish();
-            resolve(replies);
-          }
-        },
-        onClose: () => {
-          finish();
-          reject(new BusError("closed", `request on ${subject}: the bus closed`));
-        },
-      };
-      const timer = setTimeout(() => {
-        finish();
-        resolve(replies);
-      }, opts.maxWaitMs);
-      const inbox = this.#openInbox(pending);
-      const finish = (): void => {
-        clearTimeout(timer);
-        inbox.unsubscribe();
-        this.#pending.delete(pending);
-      };
-      if (this.#route(subject, data, opts.headers, inbox.subject) === 0) {
-        // As over NATS, nobody listening is known at once: the answer is no replies.
-        finish();
-        setImmediate(() => resolve(replies));
-      }
+    const replies: BusMessage[] = [];
+    return this.#exchange<BusMessage[]>(subject, data, opts.headers, opts.maxWaitMs, {
+      reply: (m, end) => {
+        replies.push(m);
+        if (opts.maxReplies !== undefined && replies.length >= opts.maxReplies) end.resolve(replies);
+      },
+      timeout: (end) => end.resolve(replies),
+      // As over NATS, nobody listening is known at once: the answer is no replies.
+      noResponders: (end) => end.resolve(replies),
     });
   }
 
@@ -214,6 +185,48 @@ export class MemoryBus implements Bus {
         return true;
       },
     };
+  }
+
+  /**
+   * Sends a request from a fresh inbox and settles it through `on`: at each reply, after `waitMs`,
+   * or (asynchronously) when nobody listens. A close of the bus rejects it with BusError("closed").
+   * Once settled, the inbox is gone and later replies are dropped.
+   */
+  #exchange<T>(
+    subject: string,
+    data: Uint8Array,
+    headers: Record<string, string> | undefined,
+    waitMs: number,
+    on: ExchangeHandlers<T>,
+  ): Promise<T> {
+    if (this.#closed) return Promise.reject(new BusError("closed", "the bus is closed"));
+    return new Promise((resolve, reject) => {
+      const end: RequestEnd<T> = {
+        resolve: (value) => {
+          finish();
+          resolve(value);
+        },
+        reject: (error) => {
+          finish();
+          reject(error);
+        },
+      };
+      const pending: PendingRequest = {
+        onReply: (m) => on.reply(m, end),
+        onClose: () => end.reject(new BusError("closed", `request on ${subject}: the bus closed`)),
+      };
+      const timer = setTimeout(() => on.timeout(end), waitMs);
+      const inbox = this.#openInbox(pending);
+      const finish = (): void => {
+        clearTimeout(timer);
+        inbox.unsubscribe();
+        this.#pending.delete(pending);
+      };
+      if (this.#route(subject, data, headers, inbox.subject) === 0) {
+        finish();
+        setImmediate(() => on.noResponders(end));
+      }
+    });
   }
 
   #openInbox(pending: PendingRequest): { subject: string; unsubscribe(): void } {

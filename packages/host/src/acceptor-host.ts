@@ -15,7 +15,7 @@ import type { Readiness } from "./admin-server.ts";
 import { EXIT_CODES } from "./exit-codes.ts";
 import type { FatalHandler } from "./fatal.ts";
 import type { Logger } from "./logger.ts";
-import { droppedMessagesCounter } from "./metrics.ts";
+import { droppedMessagesCounter, STORAGE_SECONDS_BUCKETS } from "./metrics.ts";
 import { SerialQueue } from "./serial-queue.ts";
 import { sleep, withTimeout } from "./timing.ts";
 
@@ -322,7 +322,7 @@ function acceptorMetrics(registry: Registry): AcceptorMetrics {
     writeSeconds: new Histogram({
       name: "paxos_acceptor_storage_write_seconds",
       help: "Time to make one promise or accept durable (the acceptor's fsync latency).",
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+      buckets: [...STORAGE_SECONDS_BUCKETS],
       registers,
     }),
     storageFailures: new Counter({

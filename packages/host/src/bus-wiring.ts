@@ -18,6 +18,7 @@ export interface BusWiringOptions {
   readonly subjects: Subjects;
   readonly acceptorIds: readonly string[];
   readonly logger: Logger;
+  /** The role's own registry (see createRegistry). */
   readonly registry: Registry;
   readonly onFatal: FatalHandler;
   readonly limits?: Limits;

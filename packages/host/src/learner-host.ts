@@ -24,7 +24,7 @@ import type { Readiness } from "./admin-server.ts";
 import { EXIT_CODES } from "./exit-codes.ts";
 import type { FatalHandler } from "./fatal.ts";
 import type { Logger } from "./logger.ts";
-import { droppedMessagesCounter } from "./metrics.ts";
+import { droppedMessagesCounter, STORAGE_SECONDS_BUCKETS } from "./metrics.ts";
 import { SerialQueue } from "./serial-queue.ts";
 import { sleep } from "./timing.ts";
 
@@ -351,7 +351,7 @@ function learnerMetrics(registry: Registry): LearnerMetrics {
     appendSeconds: new Histogram({
       name: "paxos_learner_append_seconds",
       help: "Time to make learned slots durable.",
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+      buckets: [...STORAGE_SECONDS_BUCKETS],
       registers,
     }),
     appendFailures: new Counter({

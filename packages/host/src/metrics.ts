@@ -12,6 +12,15 @@ export function createRegistry(withDefaultMetrics = true): Registry {
 }
 
 /**
+ * Histogram buckets, in seconds, for making writes durable (an fsync): from well under a
+ * millisecond on an SSD to the seconds of a stalled disk, so the acceptor's and the learner's
+ * storage latencies read on one scale.
+ */
+export const STORAGE_SECONDS_BUCKETS: readonly number[] = Object.freeze([
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5,
+]);
+
+/**
  * `paxos_dropped_messages_total{reason}`: inbound messages dropped without being stepped, by
  * reason (a transport's validation failures, a full queue, storage unavailable, ...).
  * Returns the one counter of `registry`, creating it on first use.

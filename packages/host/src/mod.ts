@@ -27,5 +27,13 @@ export { EXIT_CODES } from "./exit-codes.ts";
 export { logBusStatus } from "./bus-status.ts";
 export { type FatalHandler, exitProcess, installFatalHandlers } from "./fatal.ts";
 export { type ShutdownStep, installShutdown } from "./shutdown.ts";
+export {
+  type BusConnection,
+  type SupervisedBus,
+  type SupervisedRoleOptions,
+  connectBusOrExit,
+  roleContext,
+  superviseRole,
+} from "./role-process.ts";
 export { SerialQueue } from "./serial-queue.ts";
 export { sleep, withTimeout, TimeoutError } from "./timing.ts";

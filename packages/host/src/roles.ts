@@ -1,31 +1,16 @@
 import type { AcceptorStore, LearnerStore, Limits } from "@paxos/core";
-import {
-  type Bus,
-  publishAcceptorStatus,
-  publishDelivered,
-  serveLearnerQueries,
-  serveProposals,
-  type Subjects,
-} from "@paxos/wire";
-import type { Registry } from "prom-client";
+import { publishAcceptorStatus, publishDelivered, serveLearnerQueries, serveProposals } from "@paxos/wire";
 import { AcceptorHost } from "./acceptor-host.ts";
-import { wireBus } from "./bus-wiring.ts";
-import type { FatalHandler } from "./fatal.ts";
+import { type BusWiringOptions, wireBus } from "./bus-wiring.ts";
 import { LearnerHost } from "./learner-host.ts";
-import type { Logger } from "./logger.ts";
 import { ProposerHost } from "./proposer-host.ts";
 
-/** What every role needs to run over a Bus. */
-export interface RoleContext {
-  readonly bus: Bus;
-  readonly subjects: Subjects;
-  readonly acceptorIds: readonly string[];
-  readonly logger: Logger;
-  /** The role's own registry (see createRegistry). */
-  readonly registry: Registry;
-  readonly onFatal: FatalHandler;
-  readonly limits?: Limits;
-}
+/**
+ * What every role needs to run over a Bus: the pieces `wireBus` joins (the bus, its subjects, the
+ * acceptor set, the logger, the role's own registry from createRegistry, the fatal handler and
+ * optional limits).
+ */
+export type RoleContext = BusWiringOptions;
 
 /** A role running over a Bus. `stop` ends its intake, drains it and closes its store. */
 export interface RunningRole<H> {
@@ -47,7 +32,7 @@ export async function startAcceptorRole(
   acceptorId: string,
   createStore: (options: { readonly firstOpen: boolean }) => AcceptorStore,
 ): Promise<RunningRole<AcceptorHost>> {
-  const { transport } = wireBus({ ...context, ...limitsOf(context) });
+  const { transport } = wireBus(context);
   const host = new AcceptorHost({
     acceptorId,
     createStore,
@@ -69,7 +54,7 @@ export async function startAcceptorRole(
 
 /** Starts a proposer over the bus and serves ProposeRequests addressed to it. */
 export function startProposerRole(context: RoleContext, proposerId: string): RunningRole<ProposerHost> {
-  const { transport, serviceOptions } = wireBus({ ...context, ...limitsOf(context) });
+  const { transport, serviceOptions } = wireBus(context);
   const host = new ProposerHost({
     proposerId,
     acceptorIds: context.acceptorIds,
@@ -100,7 +85,7 @@ export async function startLearnerRole(
   learnerId: string,
   createStore: () => LearnerStore,
 ): Promise<RunningRole<LearnerHost>> {
-  const { transport, serviceOptions } = wireBus({ ...context, ...limitsOf(context) });
+  const { transport, serviceOptions } = wireBus(context);
   const host = new LearnerHost({
     learnerId,
     acceptorIds: context.acceptorIds,

@@ -6,13 +6,13 @@ import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createGatewayApp } from "@paxos/gateway-app";
 import {
+  connectBusOrExit,
   createLogger,
   createRegistry,
   EXIT_CODES,
   installFatalHandlers,
   installShutdown,
   loadConfigOrExit,
-  logBusStatus,
 } from "@paxos/host";
 import { NatsBus } from "@paxos/transport-nats";
 import { Subjects } from "@paxos/wire";
@@ -24,13 +24,9 @@ const logger = createLogger("gateway", gatewayId, config.logLevel);
 installFatalHandlers(logger);
 const registry = createRegistry();
 
-let bus: NatsBus;
-try {
-  bus = await NatsBus.connect({ servers: config.natsUrl, name: gatewayId, onStatus: logBusStatus(logger) });
-} catch (error) {
-  logger.fatal({ err: error, natsUrl: config.natsUrl }, "cannot connect to NATS");
-  process.exit(EXIT_CODES.unavailable);
-}
+const bus = await connectBusOrExit(logger, config.natsUrl, (connection) =>
+  NatsBus.connect({ ...connection, name: gatewayId }),
+);
 
 const gateway = createGatewayApp({
   bus,

@@ -3,49 +3,32 @@
 // LearnerHost → admin server → signals.
 import { FileLearnerStore } from "@paxos/embedded";
 import {
+  connectBusOrExit,
   createLogger,
   createRegistry,
   EXIT_CODES,
-  exitProcess,
   installFatalHandlers,
-  installShutdown,
-  logBusStatus,
   learnerConfig,
   loadConfigOrExit,
-  startAdminServer,
+  roleContext,
   startLearnerRole,
+  superviseRole,
 } from "@paxos/host";
 import { NatsBus } from "@paxos/transport-nats";
-import { Subjects } from "@paxos/wire";
 
 const config = loadConfigOrExit("learner", learnerConfig);
 const logger = createLogger("learner", config.learnerId, config.logLevel);
 installFatalHandlers(logger);
 const registry = createRegistry();
 
-let bus: NatsBus;
-try {
-  bus = await NatsBus.connect({
-    servers: config.natsUrl,
-    name: `learner-${config.learnerId}`,
-    onStatus: logBusStatus(logger),
-  });
-} catch (error) {
-  logger.fatal({ err: error, natsUrl: config.natsUrl }, "cannot connect to NATS");
-  process.exit(EXIT_CODES.unavailable);
-}
+const bus = await connectBusOrExit(logger, config.natsUrl, (connection) =>
+  NatsBus.connect({ ...connection, name: `learner-${config.learnerId}` }),
+);
 
 let role: Awaited<ReturnType<typeof startLearnerRole>>;
 try {
   role = await startLearnerRole(
-    {
-      bus,
-      subjects: new Subjects(config.cluster),
-      acceptorIds: config.acceptorIds,
-      logger,
-      registry,
-      onFatal: exitProcess(logger),
-    },
+    roleContext({ bus, config, logger, registry }),
     config.learnerId,
     () => new FileLearnerStore({ dir: config.dataDir, logger: (level, msg, fields) => logger[level](fields, msg) }),
   );
@@ -53,16 +36,4 @@ try {
   logger.fatal({ err: error, dataDir: config.dataDir }, "cannot load the learner's log: refusing to start");
   process.exit(EXIT_CODES.storageRefused);
 }
-const admin = await startAdminServer({
-  port: config.adminPort,
-  host: config.adminHost,
-  registry,
-  readiness: () => role.host.readiness(),
-  connected: () => bus.isConnected,
-  logger,
-});
-installShutdown(logger, [
-  { name: "learner", run: () => role.stop() },
-  { name: "nats", run: () => bus.close() },
-  { name: "admin", run: () => admin.close() },
-]);
+await superviseRole({ name: "learner", role, bus, config, registry, logger });

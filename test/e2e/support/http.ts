@@ -47,7 +47,29 @@ export async function postProposal(
   value: JsonValue,
   options: { key?: string; timeoutMs?: number } = {},
 ): Promise<HttpAnswer> {
-  return await http(`${baseUrl}/v1/proposals`, {
+  return await http(`${baseUrl}/v1/proposals`, proposalRequest(value, options));
+}
+
+/**
+ * POSTs a proposal as a well-behaved client does: a 503 says the request was certainly not queued
+ * (no leader at that moment, as during an election on a loaded machine), so it waits Retry-After
+ * and tries again, up to `retriesMax` times. Any other answer is returned as it is.
+ */
+export async function postProposalRetrying(
+  baseUrl: string,
+  value: JsonValue,
+  options: { key?: string; timeoutMs?: number; retriesMax?: number } = {},
+): Promise<HttpAnswer> {
+  for (let attempt = 0; ; attempt++) {
+    const answer = await postProposal(baseUrl, value, options);
+    if (answer.status !== 503 || attempt >= (options.retriesMax ?? 5)) return answer;
+    const retryAfterS = Number(answer.headers.get("retry-after") ?? "1");
+    await sleep(1_000 * Math.min(Number.isFinite(retryAfterS) ? retryAfterS : 1, 5));
+  }
+}
+
+function proposalRequest(value: JsonValue, options: { key?: string; timeoutMs?: number }): Parameters<typeof http>[1] {
+  return {
     method: "POST",
     body: JSON.stringify({ value }),
     headers: {
@@ -55,7 +77,7 @@ export async function postProposal(
       ...(options.key === undefined ? {} : { "Idempotency-Key": options.key }),
     },
     ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
-  });
+  };
 }
 
 /** The entry a 200/201 proposal answer carries; throws when the body is not one. */

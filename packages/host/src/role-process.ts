@@ -1,0 +1,98 @@
+import { type Bus, Subjects } from "@paxos/wire";
+import type { Registry } from "prom-client";
+import { type Readiness, startAdminServer } from "./admin-server.ts";
+import { logBusStatus } from "./bus-status.ts";
+import type { CommonConfig } from "./config.ts";
+import { EXIT_CODES } from "./exit-codes.ts";
+import { exitProcess } from "./fatal.ts";
+import type { Logger } from "./logger.ts";
+import type { RoleContext, RunningRole } from "./roles.ts";
+import { installShutdown } from "./shutdown.ts";
+
+/** What `connectBusOrExit` hands the bus's connect function: the server URL and a status logger. */
+export interface BusConnection {
+  readonly servers: string;
+  readonly onStatus: (status: { readonly type: string }) => void;
+}
+
+/**
+ * Opens a service process's bus connection at start-up: calls `connect` with the NATS URL and a
+ * status callback that logs connection events (see logBusStatus). If `connect` rejects, logs
+ * "cannot connect to NATS" at fatal and exits with EXIT_CODES.unavailable, so it resolves only
+ * with a connected bus. The caller passes the connect call itself (NatsBus.connect with its
+ * client name): the host needs no NATS types.
+ */
+export async function connectBusOrExit<B>(
+  logger: Logger,
+  natsUrl: string,
+  connect: (connection: BusConnection) => Promise<B>,
+): Promise<B> {
+  try {
+    return await connect({ servers: natsUrl, onStatus: logBusStatus(logger) });
+  } catch (error) {
+    logger.fatal({ err: error, natsUrl }, "cannot connect to NATS");
+    process.exit(EXIT_CODES.unavailable);
+  }
+}
+
+/**
+ * The RoleContext of a role process: `bus`, the subjects and acceptor set of the configured
+ * cluster, and a fatal handler that logs at fatal and exits the process (exitProcess).
+ */
+export function roleContext(options: {
+  readonly bus: Bus;
+  readonly config: Pick<CommonConfig, "cluster" | "acceptorIds">;
+  readonly logger: Logger;
+  readonly registry: Registry;
+}): RoleContext {
+  const { bus, config, logger, registry } = options;
+  return {
+    bus,
+    subjects: new Subjects(config.cluster),
+    acceptorIds: config.acceptorIds,
+    logger,
+    registry,
+    onFatal: exitProcess(logger),
+  };
+}
+
+/** The bus as `superviseRole` uses it: for /readyz and for the shutdown. */
+export interface SupervisedBus {
+  readonly isConnected: boolean;
+  close(): Promise<void>;
+}
+
+/** What `superviseRole` needs. */
+export interface SupervisedRoleOptions {
+  /** The role's name ("acceptor"), also the name of the first shutdown step. */
+  readonly name: string;
+  readonly role: RunningRole<{ readiness(): Readiness }>;
+  readonly bus: SupervisedBus;
+  /** Where the admin server listens. */
+  readonly config: Pick<CommonConfig, "adminPort" | "adminHost">;
+  readonly registry: Registry;
+  readonly logger: Logger;
+}
+
+/**
+ * Finishes the start of a role process once its role runs: starts the admin server (/readyz
+ * answers from the role's readiness and the bus connection), then installs the graceful shutdown,
+ * which stops the role, closes the bus and closes the admin server, in that order. Rejects when
+ * the admin server cannot listen.
+ */
+export async function superviseRole(options: SupervisedRoleOptions): Promise<void> {
+  const { role, bus, logger } = options;
+  const admin = await startAdminServer({
+    port: options.config.adminPort,
+    host: options.config.adminHost,
+    registry: options.registry,
+    readiness: () => role.host.readiness(),
+    connected: () => bus.isConnected,
+    logger,
+  });
+  installShutdown(logger, [
+    { name: options.name, run: () => role.stop() },
+    { name: "nats", run: () => bus.close() },
+    { name: "admin", run: () => admin.close() },
+  ]);
+}
