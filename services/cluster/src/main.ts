@@ -7,6 +7,7 @@ import { runEmbeddedCluster } from "./embedded-cluster.ts";
 import { findExecutable } from "./find-executable.ts";
 import { lockDataRoot } from "./data-lock.ts";
 import { launcherConfig } from "./launcher-config.ts";
+import { portIsFree } from "./net-probes.ts";
 import { runLocalCluster } from "./local-cluster.ts";
 
 const repoRoot = resolve(import.meta.dirname, "..", "..", "..");
@@ -19,6 +20,14 @@ const print = (line: string): void => {
 const owner = lockDataRoot(config.dataRoot);
 if (owner !== null) {
   print(`[cluster] another npm start (pid ${owner}) is using ${config.dataRoot}; stop it first.`);
+  process.exit(1);
+}
+
+if (!(await portIsFree(config.httpPort))) {
+  print(
+    `[cluster] port ${config.httpPort} is already in use, so the gateway could not listen there. ` +
+      `Stop what uses it, or pick another port: PAXOS_HTTP_PORT=${config.httpPort + 1} npm start`,
+  );
   process.exit(1);
 }
 

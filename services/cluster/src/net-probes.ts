@@ -17,6 +17,16 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** True when nothing listens on `port` on any interface, so the gateway can bind it. */
+export async function portIsFree(port: number): Promise<boolean> {
+  return await new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once("error", () => resolve(false));
+    server.listen(port, () => server.close(() => resolve(true)));
+  });
+}
+
 /**
  * Connects to `host:port`, optionally writes `send`, and resolves true once the first bytes the
  * server sends start with `expect` (false on any error, a close or after `timeoutMs`).
