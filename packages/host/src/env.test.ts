@@ -98,6 +98,22 @@ describe("envVar.urlList", () => {
   });
 });
 
+describe("envVar.milliseconds", () => {
+  const spec = { X: envVar.milliseconds(100, 60_000) };
+
+  it("accepts whole milliseconds within the bounds", () => {
+    expect(readEnv(spec, { X: "100" }).X).toBe(100);
+    expect(readEnv(spec, { X: "60000" }).X).toBe(60_000);
+  });
+  it("rejects anything else, naming the bounds", () => {
+    for (const raw of ["99", "60001", "1.5", "-5", "10s"]) {
+      expect(problemsOf(spec, { X: raw })).toEqual([
+        `X must be a whole number of milliseconds, 100 to 60000 (got ${JSON.stringify(raw)})`,
+      ]);
+    }
+  });
+});
+
 describe("envVar.port", () => {
   const spec = { X: envVar.port() };
 

@@ -88,6 +88,16 @@ export const envVar = {
       .transform(Number);
   },
   /** A switch: "1" or "true" is on, "0" or "false" is off. Usually chained with `.default(false)`. */
+  /** A duration in whole milliseconds, from `minMs` to `maxMs`. */
+  milliseconds(minMs: number, maxMs: number): EnvVar<number> {
+    return z
+      .string(required(`milliseconds, ${minMs} to ${maxMs}`))
+      .refine(
+        (raw) => /^\d{1,9}$/.test(raw) && Number(raw) >= minMs && Number(raw) <= maxMs,
+        invalid((shown) => `must be a whole number of milliseconds, ${minMs} to ${maxMs} (got ${shown})`),
+      )
+      .transform(Number);
+  },
   flag(): EnvVar<boolean> {
     return z.stringbool({
       truthy: ["1", "true"],

@@ -1,3 +1,4 @@
+import { DEFAULT_GATEWAY_LIMITS } from "@paxos/gateway-app";
 import { envVar, type LOG_LEVELS, readEnv } from "@paxos/host";
 
 /** The gateway process's settings (COMMON.md, "Environment variables"). */
@@ -14,6 +15,8 @@ export interface GatewayServiceConfig {
   readonly httpHost: string;
   /** LOG_LEVEL. Default info. */
   readonly logLevel: (typeof LOG_LEVELS)[number];
+  /** PAXOS_PROPOSAL_TIMEOUT_MS: how long a POST waits for its value to be decided (then 504). */
+  readonly proposalTimeoutMs: number;
 }
 
 /** Reads the gateway's settings from `env`; throws ConfigError naming every bad variable. */
@@ -26,6 +29,7 @@ export function gatewayConfig(env: NodeJS.ProcessEnv): GatewayServiceConfig {
       PAXOS_HTTP_PORT: envVar.port().default(8080),
       PAXOS_HTTP_HOST: envVar.text().default("0.0.0.0"),
       LOG_LEVEL: envVar.logLevel().default("info"),
+      PAXOS_PROPOSAL_TIMEOUT_MS: envVar.milliseconds(100, 600_000).default(DEFAULT_GATEWAY_LIMITS.proposalTimeoutMs),
     },
     env,
   );
@@ -36,5 +40,6 @@ export function gatewayConfig(env: NodeJS.ProcessEnv): GatewayServiceConfig {
     httpPort: values.PAXOS_HTTP_PORT,
     httpHost: values.PAXOS_HTTP_HOST,
     logLevel: values.LOG_LEVEL,
+    proposalTimeoutMs: values.PAXOS_PROPOSAL_TIMEOUT_MS,
   };
 }

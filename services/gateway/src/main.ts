@@ -32,6 +32,7 @@ const gateway = createGatewayApp({
   bus,
   subjects: new Subjects(config.cluster),
   acceptorIds: config.acceptorIds,
+  limits: { proposalTimeoutMs: config.proposalTimeoutMs },
   registry,
   connected: () => bus.isConnected,
   logger,
