@@ -59,7 +59,8 @@ interface InflightSlot {
  * every slot from the first one it does not know to be chosen. With a majority of promises it
  * leads: it re-proposes, in each slot, the value of the highest ballot that phase 1 revealed,
  * fills the holes with no-ops, then batches client requests into new slots, keeping at most
- * `inflightSlotsMax` slots in phase 2. A nack or a higher leader's heartbeat makes it step down.
+ * `inflightSlotsMax` slots in phase 2. A nack, a higher leader's heartbeat, or a majority that
+ * stays silent for a leader timeout while slots wait makes it step down.
  *
  * Pure: time comes in with each input, randomness from `config.random`.
  */
