@@ -272,3 +272,46 @@ describe("decodeService", () => {
     expectRefused(decodeService(CLUSTER, "learnerQuery", bytes("\u0000")), "badJson");
   });
 });
+
+describe("decodeMessage under mutation (a seeded fuzz)", () => {
+  // Every valid message, mutated many ways (bytes flipped, cut short, fields replaced with odd
+  // JSON), must decode to a result, never throw, and never yield a message that fails to
+  // re-encode to itself.
+  it("never throws, and whatever it accepts round-trips", () => {
+    let state = 0x9e3779b9;
+    const random = (n: number): number => {
+      state = (Math.imul(state ^ (state >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0;
+      return state % n;
+    };
+    const odd: unknown[] = [null, -1, 1.5, 2 ** 53, "", "x".repeat(300), [], {}, [[[[]]]], true, { v: 1 }];
+    let accepted = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const [subject, msg] = valid[random(valid.length)]!;
+      let data = encode(CLUSTER, msg);
+      switch (random(4)) {
+        case 0: {
+          data = data.slice();
+          for (let flips = 1 + random(3); flips > 0; flips--) data[random(data.length)] = random(256);
+          break;
+        }
+        case 1:
+          data = data.slice(0, random(data.length));
+          break;
+        case 2: {
+          const keys = Object.keys(msg);
+          const mutated = { ...msg, [keys[random(keys.length)]!]: odd[random(odd.length)] };
+          data = encode(CLUSTER, mutated);
+          break;
+        }
+        default:
+          break;
+      }
+      const result = decode(subject, data);
+      if (result.ok) {
+        accepted++;
+        expect(decode(subject, encode(CLUSTER, result.msg))).toEqual(result);
+      }
+    }
+    expect(accepted).toBeGreaterThan(1_000);
+  });
+});
