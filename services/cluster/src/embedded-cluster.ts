@@ -7,9 +7,9 @@ import { createGatewayApp } from "@paxos/gateway-app";
 import {
   createLogger,
   createRegistry,
-  exitProcess,
   type Logger,
   newProposerId,
+  roleContext,
   type RoleContext,
   type RunningRole,
   startAcceptorRole,
@@ -55,17 +55,9 @@ export async function runEmbeddedCluster(
   };
   const bus = new MemoryBus();
   const subjects = new Subjects(config.cluster);
-  const context = (service: string, id: string): RoleContext => {
-    const logger = loggerFor(service, id);
-    return {
-      bus,
-      subjects,
-      acceptorIds: TOPOLOGY.acceptorIds,
-      logger,
-      registry: createRegistry(false),
-      onFatal: exitProcess(logger),
-    };
-  };
+  const topology = { cluster: config.cluster, acceptorIds: TOPOLOGY.acceptorIds };
+  const context = (service: string, id: string): RoleContext =>
+    roleContext({ bus, config: topology, logger: loggerFor(service, id), registry: createRegistry(false) });
 
   const roles: RunningRole<unknown>[] = [];
   let server: Server | null = null;
