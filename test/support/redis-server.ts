@@ -4,6 +4,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { requiredSettingsFlags } from "@paxos/store-redis";
 import { Redis } from "ioredis";
 import { GenericContainer } from "testcontainers";
 import { dockerAvailable } from "./docker.ts";
@@ -103,18 +104,8 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
 
 /** The server flags, without port and dir, that make Redis durable (or not, for `aof: false`). */
 function durabilityFlags(aof: boolean): string[] {
-  return [
-    "--appendonly",
-    aof ? "yes" : "no",
-    "--appendfsync",
-    "always",
-    "--aof-load-truncated",
-    "no",
-    "--maxmemory-policy",
-    "noeviction",
-    "--save",
-    "",
-  ];
+  // Without AOF: everything else as an acceptor requires, so only appendonly is wrong.
+  return [...requiredSettingsFlags(), ...(aof ? [] : ["--appendonly", "no"]), "--save", ""];
 }
 
 /** Runs one command on a short-lived client and renders the reply as redis-cli would, roughly. */

@@ -11,6 +11,14 @@ export const REQUIRED_SETTINGS: Readonly<Record<string, string>> = Object.freeze
   "maxmemory-policy": "noeviction",
 });
 
+/**
+ * REQUIRED_SETTINGS as redis-server command-line flags, for whoever starts a Redis for an
+ * acceptor (npm start, tests), so the servers started and the check at open never disagree.
+ */
+export function requiredSettingsFlags(): string[] {
+  return Object.entries(REQUIRED_SETTINGS).flatMap(([name, value]) => [`--${name}`, value]);
+}
+
 /** One setting that is not as required. */
 export interface WrongSetting {
   readonly name: string;

@@ -9,4 +9,4 @@ export {
   type StoreLogLevel,
 } from "./redis-acceptor-store.ts";
 export { acceptorKeys, type AcceptorKeys } from "./acceptor-keys.ts";
-export { REQUIRED_SETTINGS } from "./durability-check.ts";
+export { REQUIRED_SETTINGS, requiredSettingsFlags } from "./durability-check.ts";

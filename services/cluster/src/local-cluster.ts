@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { requiredSettingsFlags } from "@paxos/store-redis";
 import { printReady } from "./banner.ts";
 import { ServerRegistry, stopLeftoverServers } from "./leftover-servers.ts";
 import { freePort, httpOk, natsReady, redisReady, waitFor } from "./net-probes.ts";
@@ -210,14 +211,7 @@ async function startRedises(
         "127.0.0.1",
         "--dir",
         dir,
-        "--appendonly",
-        "yes",
-        "--appendfsync",
-        "always",
-        "--aof-load-truncated",
-        "no",
-        "--maxmemory-policy",
-        "noeviction",
+        ...requiredSettingsFlags(),
         "--save",
         "",
         "--loglevel",
