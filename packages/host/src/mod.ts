@@ -8,7 +8,6 @@ export { AcceptorHost, type AcceptorHostOptions } from "./acceptor-host.ts";
 export { ProposerHost, type ProposerHostOptions, newProposerId } from "./proposer-host.ts";
 export { LearnerHost, type LearnerHostOptions } from "./learner-host.ts";
 export { type RoleContext, type RunningRole, startAcceptorRole, startProposerRole, startLearnerRole } from "./roles.ts";
-export { type BusWiring, type BusWiringOptions, wireBus } from "./bus-wiring.ts";
 export {
   type CommonConfig,
   type AcceptorServiceConfig,
@@ -21,12 +20,10 @@ export {
 } from "./config.ts";
 export { ConfigError, type EnvVar, envVar, readEnv } from "./env.ts";
 export { type Logger, LOG_LEVELS, createLogger } from "./logger.ts";
-export { type AdminServer, type AdminServerOptions, type Readiness, startAdminServer } from "./admin-server.ts";
-export { createRegistry, droppedMessagesCounter } from "./metrics.ts";
+export { createRegistry } from "./metrics.ts";
 export { EXIT_CODES } from "./exit-codes.ts";
-export { logBusStatus } from "./bus-status.ts";
-export { type FatalHandler, exitProcess, installFatalHandlers } from "./fatal.ts";
-export { type ShutdownStep, installShutdown } from "./shutdown.ts";
+export { type FatalHandler, installFatalHandlers } from "./fatal.ts";
+export { installShutdown } from "./shutdown.ts";
 export {
   type BusConnection,
   type SupervisedBus,
@@ -35,5 +32,3 @@ export {
   roleContext,
   superviseRole,
 } from "./role-process.ts";
-export { SerialQueue } from "./serial-queue.ts";
-export { sleep, withTimeout, TimeoutError } from "./timing.ts";
