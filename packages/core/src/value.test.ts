@@ -1,7 +1,16 @@
 // Proves slot-value equality and request sizing: two values are the same exactly when their
 // requests' ids and JSON payloads agree in order; a no-op equals only a no-op.
 import { describe, expect, it } from "vitest";
-import { NOOP, requestBytes, sameSlotValue, type SlotValue, slotValueKey } from "./value.ts";
+import {
+  BATCH_OVERHEAD_BYTES,
+  NOOP,
+  requestBytes,
+  sameSlotValue,
+  type SlotValue,
+  slotValueBytes,
+  slotValueKey,
+  utf8Bytes,
+} from "./value.ts";
 
 const batch = (...requests: [string, unknown][]): SlotValue => ({
   kind: "batch",
@@ -28,5 +37,29 @@ describe("slot values", () => {
     const large = requestBytes({ id: "r1", payload: "x".repeat(1000) });
     expect(large - small).toBe(999);
     expect(requestBytes({ id: "r12345", payload: "x" }) - small).toBe(4);
+  });
+
+  // Regression (issue 7, hole 3): sizes were counted in UTF-16 units while the wire limit counts
+  // bytes, so a batch of CJK text passed the batch limit at three times its size on the wire.
+  it("counts sizes in UTF-8 bytes, as the wire does, not in UTF-16 units", () => {
+    const cjk = "漢".repeat(1000);
+    expect(utf8Bytes(cjk)).toBe(new TextEncoder().encode(cjk).byteLength);
+    expect(utf8Bytes("é😀a")).toBe(new TextEncoder().encode("é😀a").byteLength);
+    expect(utf8Bytes("\ud800x")).toBe(4);
+    const request = { id: "r1", payload: cjk };
+    expect(requestBytes(request)).toBeGreaterThanOrEqual(3000);
+  });
+
+  it("bounds a batch's JSON bytes by its overhead plus the sum of its requests' sizes", () => {
+    const requests = [
+      { id: "r1", payload: "漢字" },
+      { id: "r-2", payload: { nested: ["é", 1, null] } },
+      { id: "r3", payload: "\u0000 control" },
+    ];
+    const value: SlotValue = { kind: "batch", requests };
+    const bound = BATCH_OVERHEAD_BYTES + requests.reduce((sum, r) => sum + requestBytes(r), 0);
+    expect(slotValueBytes(value)).toBe(new TextEncoder().encode(JSON.stringify(value)).byteLength);
+    // Exact but for the separator after the last request.
+    expect(slotValueBytes(value)).toBe(bound - 1);
   });
 });
