@@ -100,7 +100,15 @@ describe("BusTransport over NATS", () => {
     expect(types(a1)).toEqual(["prepare", "accept"]);
     expect(a1.received[0]?.context).toEqual({ traceparent: TRACEPARENT });
 
-    a1.transport.publish(a1.endpoint, { type: "promise", ballot, acceptorId: "a1", chosenBelow: 0, accepted: [] });
+    a1.transport.publish(a1.endpoint, {
+      type: "promise",
+      ballot,
+      acceptorId: "a1",
+      fromSlot: 0,
+      toSlot: null,
+      chosenBelow: 0,
+      accepted: [],
+    });
     a1.transport.publish(a1.endpoint, {
       type: "accepted",
       ballot,

@@ -32,7 +32,15 @@ async function elect(s: ReturnType<typeof setup>): Promise<Ballot> {
   const prepare = s.transport.published.find((p) => p.msg.type === "prepare")?.msg;
   if (prepare?.type !== "prepare") throw new Error("no prepare");
   for (const acceptorId of ["a1", "a2"]) {
-    s.transport.deliver({ type: "promise", ballot: prepare.ballot, acceptorId, chosenBelow: 0, accepted: [] });
+    s.transport.deliver({
+      type: "promise",
+      ballot: prepare.ballot,
+      acceptorId,
+      fromSlot: 0,
+      toSlot: null,
+      chosenBelow: 0,
+      accepted: [],
+    });
   }
   expect(s.host.role).toBe("leader");
   return prepare.ballot;

@@ -1,7 +1,9 @@
 import { ballotKey, compareBallots, type Ballot, ZERO_BALLOT } from "./ballot.ts";
 import { invariant } from "./invariant.ts";
-import type { AcceptedEntry, AcceptMsg, CatchupMsg, Message, PrepareMsg } from "./messages.ts";
-import { sameSlotValue } from "./value.ts";
+import { DEFAULT_LIMITS, type Limits, MESSAGE_OVERHEAD_BYTES, ROUND_MAX, valueBytesMax } from "./limits.ts";
+import type { AcceptedEntry, AcceptMsg, CatchupMsg, HeartbeatMsg, Message, PrepareMsg } from "./messages.ts";
+import type { Refusal } from "./refusal.ts";
+import { sameSlotValue, slotValueBytes, utf8Bytes } from "./value.ts";
 
 /** What an acceptor keeps on stable storage; all of it survives a crash. */
 export interface AcceptorState {
@@ -38,27 +40,46 @@ export interface AcceptorWrite {
 export interface AcceptorStep {
   readonly persist: AcceptorWrite | null;
   readonly send: readonly Message[];
+  /** Why the input was dropped unanswered, or null; the host counts it. */
+  readonly refused: Refusal | null;
 }
 
 /** The messages an acceptor acts on; it ignores every other type. */
-export type AcceptorInput = PrepareMsg | AcceptMsg | CatchupMsg;
+export type AcceptorInput = PrepareMsg | AcceptMsg | CatchupMsg | HeartbeatMsg;
+
+const NOTHING: AcceptorStep = Object.freeze({ persist: null, send: [], refused: null });
 
 /**
  * The acceptor role ("Paxos Made Simple", 2.2 and 2.3), one instance for every slot at once.
  * Pure: it holds its state in memory and returns what to persist and send. Steps must be applied
  * one at a time, each persisted before the next begins, so the state a reply depends on is on
  * disk before the reply leaves.
+ *
+ * Beyond the paper, every input is bounded: accepts for slots far above the chosen watermark,
+ * ballots far above the promise and values larger than a leader builds are dropped unanswered
+ * (as if lost), so that no single message can make the next leader fill millions of slots or push
+ * rounds to their end. And an acceptor that hears a live leader (its heartbeats or accepts within
+ * a leader timeout) ignores prepares from other proposers, as Raft's pre-vote and leader
+ * stickiness do: a proposer that was cut off and comes back cannot depose a healthy leader.
+ * Ignoring a prepare is a lost message to Paxos, so safety does not depend on it.
  */
 export class Acceptor {
   readonly acceptorId: string;
+  readonly #limits: Limits;
   #promised: Ballot;
   readonly #accepted: Map<number, AcceptedEntry>;
   #chosenBelow: number;
+  /** The live leader we last heard (heartbeat or accept at or above our promise), not persisted. */
+  #leader: { readonly ballot: Ballot; readonly untilMs: number } | null = null;
 
-  /** Restores an acceptor from what its storage holds (`emptyAcceptorState()` the first time). */
-  constructor(acceptorId: string, restored: AcceptorState) {
+  /**
+   * Restores an acceptor from what its storage holds (`emptyAcceptorState()` the first time).
+   * `limits` must be those of every process of the cluster.
+   */
+  constructor(acceptorId: string, restored: AcceptorState, limits: Limits = DEFAULT_LIMITS) {
     invariant(acceptorId !== "", "acceptor id must not be empty");
     this.acceptorId = acceptorId;
+    this.#limits = limits;
     this.#promised = restored.promised;
     this.#accepted = new Map(restored.accepted);
     this.#chosenBelow = restored.chosenBelow;
@@ -80,18 +101,40 @@ export class Acceptor {
     return this.#promised;
   }
 
-  /** Handles one message. Types other than AcceptorInput are ignored. */
-  receive(msg: Message): AcceptorStep {
+  /** Every slot below this is chosen, as far as this acceptor knows. */
+  get chosenBelow(): number {
+    return this.#chosenBelow;
+  }
+
+  /** Handles one message at the host's time `nowMs`. Types other than AcceptorInput are ignored. */
+  receive(msg: Message, nowMs: number): AcceptorStep {
     switch (msg.type) {
       case "prepare":
-        return this.#onPrepare(msg);
+        return this.#onPrepare(msg, nowMs);
       case "accept":
-        return this.#onAccept(msg);
+        return this.#onAccept(msg, nowMs);
       case "catchup":
         return this.#onCatchup(msg);
+      case "heartbeat":
+        this.#hearLeader(msg.ballot, nowMs);
+        return NOTHING;
       default:
-        return { persist: null, send: [] };
+        return NOTHING;
     }
+  }
+
+  /** A ballot round this acceptor must not take: beyond ROUND_MAX, or too far above its promise. */
+  #roundTooFar(ballot: Ballot): Refusal | null {
+    if (ballot.round <= ROUND_MAX && ballot.round - this.#promised.round <= this.#limits.roundsAheadMax) return null;
+    return {
+      reason: "roundTooFar",
+      detail: `ballot ${ballotKey(ballot)} is more than ${this.#limits.roundsAheadMax} rounds above the promise ${ballotKey(this.#promised)}`,
+    };
+  }
+
+  #hearLeader(ballot: Ballot, nowMs: number): void {
+    if (compareBallots(ballot, this.#promised) < 0 || this.#roundTooFar(ballot) !== null) return;
+    this.#leader = { ballot, untilMs: nowMs + this.#limits.leaderTimeoutMs };
   }
 
   /**
@@ -103,18 +146,45 @@ export class Acceptor {
    * propose there, and leaving them out keeps a promise small however long the log grows (a
    * proposer that restarted knows nothing and prepares from slot 0).
    */
-  #onPrepare(msg: PrepareMsg): AcceptorStep {
+  #onPrepare(msg: PrepareMsg, nowMs: number): AcceptorStep {
     const order = compareBallots(msg.ballot, this.#promised);
     if (order < 0) return this.#nack(msg.ballot);
+    const tooFar = this.#roundTooFar(msg.ballot);
+    if (tooFar !== null) return { ...NOTHING, refused: tooFar };
+    const leader = this.#leader;
+    if (
+      order > 0 &&
+      leader !== null &&
+      nowMs < leader.untilMs &&
+      compareBallots(leader.ballot, this.#promised) >= 0 &&
+      leader.ballot.proposerId !== msg.ballot.proposerId
+    ) {
+      return {
+        ...NOTHING,
+        refused: {
+          reason: "leaderAlive",
+          detail: `prepare ${ballotKey(msg.ballot)} while leader ${ballotKey(leader.ballot)} is alive`,
+        },
+      };
+    }
     const persist = order > 0 ? { promised: msg.ballot, accept: null, chosenBelow: this.#chosenBelow } : null;
     this.#promised = msg.ballot;
     const fromSlot = Math.max(msg.fromSlot, this.#chosenBelow);
-    const accepted = this.#entriesIn(fromSlot, Number.MAX_SAFE_INTEGER);
+    const { entries, endSlot } = this.#entriesFitting(fromSlot, Number.MAX_SAFE_INTEGER);
     return {
       persist,
       send: [
-        { type: "promise", ballot: msg.ballot, acceptorId: this.acceptorId, chosenBelow: this.#chosenBelow, accepted },
+        {
+          type: "promise",
+          ballot: msg.ballot,
+          acceptorId: this.acceptorId,
+          fromSlot: msg.fromSlot,
+          toSlot: endSlot,
+          chosenBelow: this.#chosenBelow,
+          accepted: entries,
+        },
       ],
+      refused: null,
     };
   }
 
@@ -123,8 +193,11 @@ export class Acceptor {
    * promise to `b`, as Phase2b in Lamport's TLA+ specification sets maxBal: otherwise a later
    * prepare between the old promise and `b` could be promised and learn nothing of this vote.
    */
-  #onAccept(msg: AcceptMsg): AcceptorStep {
+  #onAccept(msg: AcceptMsg, nowMs: number): AcceptorStep {
     if (compareBallots(msg.ballot, this.#promised) < 0) return this.#nack(msg.ballot);
+    const refused = this.#acceptRefusal(msg);
+    if (refused !== null) return { ...NOTHING, refused };
+    this.#hearLeader(msg.ballot, nowMs);
     const previous = this.#accepted.get(msg.slot);
     const reply: Message = {
       type: "accepted",
@@ -140,26 +213,83 @@ export class Acceptor {
         `slot ${msg.slot}: ballot ${ballotKey(msg.ballot)} carries two different values`,
       );
       // A retransmission: the vote is already on disk, and so is the promise it raised.
-      return { persist: null, send: [reply] };
+      return { persist: null, send: [reply], refused: null };
     }
     const entry: AcceptedEntry = { slot: msg.slot, ballot: msg.ballot, value: msg.value };
     this.#promised = msg.ballot;
     this.#accepted.set(msg.slot, entry);
     this.#chosenBelow = Math.max(this.#chosenBelow, msg.chosenBelow);
-    return { persist: { promised: msg.ballot, accept: entry, chosenBelow: this.#chosenBelow }, send: [reply] };
+    return {
+      persist: { promised: msg.ballot, accept: entry, chosenBelow: this.#chosenBelow },
+      send: [reply],
+      refused: null,
+    };
+  }
+
+  /**
+   * Why an accept at or above the promise must be dropped, or null. A correct leader proposes in
+   * slot s only while s < its chosenBelow + inflightSlotsMax and builds values of at most
+   * valueBytesMax, so what breaks these bounds is a bug or a forgery; storing it would poison the
+   * next leader's phase 1.
+   */
+  #acceptRefusal(msg: AcceptMsg): Refusal | null {
+    const tooFar = this.#roundTooFar(msg.ballot);
+    if (tooFar !== null) return tooFar;
+    const watermark = Math.max(this.#chosenBelow, msg.chosenBelow);
+    if (msg.slot >= watermark + this.#limits.slotsAheadMax) {
+      return {
+        reason: "slotTooFar",
+        detail: `slot ${msg.slot} is ${this.#limits.slotsAheadMax} or more above the chosen watermark ${watermark}`,
+      };
+    }
+    const bytes = slotValueBytes(msg.value);
+    if (bytes > valueBytesMax(this.#limits)) {
+      return { reason: "valueTooLarge", detail: `slot ${msg.slot}: a value of ${bytes} bytes` };
+    }
+    return null;
   }
 
   /**
    * A learner asks what we hold in a range of slots. We answer even when we hold nothing there:
-   * the learner needs to know which acceptors had nothing to report.
+   * the learner needs to know which acceptors had nothing to report. An answer that would not
+   * fit one message covers a shorter range (`toSlot` says where it ends); the learner asks again.
    */
   #onCatchup(msg: CatchupMsg): AcceptorStep {
-    const { learnerId, fromSlot, toSlot, chosenBelow } = msg;
-    const accepted = this.#entriesIn(fromSlot, toSlot);
+    const { learnerId, fromSlot, chosenBelow } = msg;
+    const { entries, endSlot } = this.#entriesFitting(fromSlot, msg.toSlot);
+    const toSlot = endSlot ?? msg.toSlot;
     return {
       persist: null,
-      send: [{ type: "catchupReply", learnerId, acceptorId: this.acceptorId, fromSlot, toSlot, chosenBelow, accepted }],
+      send: [
+        {
+          type: "catchupReply",
+          learnerId,
+          acceptorId: this.acceptorId,
+          fromSlot,
+          toSlot,
+          chosenBelow,
+          accepted: entries,
+        },
+      ],
+      refused: null,
     };
+  }
+
+  /**
+   * The accepted entries in [fromSlot, toSlot), in slot order, as many as fit one message.
+   * `endSlot` is null when every entry of the range is there, otherwise the slot of the first
+   * entry left out: the answer then covers [fromSlot, endSlot) only. At least one entry is always
+   * taken, and one always fits, since an acceptor stores no value above valueBytesMax.
+   */
+  #entriesFitting(fromSlot: number, toSlot: number): { entries: AcceptedEntry[]; endSlot: number | null } {
+    const all = this.#entriesIn(fromSlot, toSlot);
+    let bytesLeft = this.#limits.messageBytesMax - MESSAGE_OVERHEAD_BYTES;
+    for (let i = 0; i < all.length; i++) {
+      const entry = all[i]!;
+      bytesLeft -= utf8Bytes(JSON.stringify(entry)) + 1;
+      if (bytesLeft < 0 && i > 0) return { entries: all.slice(0, i), endSlot: entry.slot };
+    }
+    return { entries: all, endSlot: null };
   }
 
   /** Accepted entries in slots [fromSlot, toSlot), in slot order. */
@@ -182,6 +312,7 @@ export class Acceptor {
     return {
       persist: null,
       send: [{ type: "nack", ballot, promised: this.#promised, acceptorId: this.acceptorId }],
+      refused: null,
     };
   }
 }

@@ -294,3 +294,15 @@ describe("catch-up (missed accepted messages are asked for again)", () => {
     ).toEqual([]);
   });
 });
+
+describe("bounded votes (issue 7, hole 5)", () => {
+  it("drops votes for slots slotsAheadMax or more beyond its next slot, holding nothing for them", () => {
+    const learner = makeLearner({ slotsAheadMax: 16 });
+    const far = learner.receive(accepted(16, b(1, "p1"), batch("far"), "a1"), 0);
+    expect(far.refused.map((r) => r.reason)).toEqual(["slotTooFar"]);
+    expect(choose(learner, 16, batch("far")).learned).toEqual([]);
+    expect(learner.gapSlots).toBe(0);
+    // Within the bound it counts votes as always.
+    expect(choose(learner, 15, batch("near")).learned).toEqual([{ slot: 15, value: batch("near") }]);
+  });
+});

@@ -3,6 +3,7 @@ import { DEFAULT_LIMITS, type Limits } from "./limits.ts";
 import { type Ballot, ballotKey, compareBallots } from "./ballot.ts";
 import type { AcceptedEntry, CatchupMsg, CatchupReplyMsg, Message } from "./messages.ts";
 import { QuorumConfig } from "./quorum.ts";
+import type { Refusal } from "./refusal.ts";
 import { type ClientRequest, sameSlotValue, type SlotValue } from "./value.ts";
 
 /** How a learner is set up. */
@@ -36,6 +37,8 @@ export interface LearnerStep {
   readonly learned: readonly { readonly slot: number; readonly value: SlotValue }[];
   readonly delivered: readonly Delivery[];
   readonly send: readonly Message[];
+  /** Votes dropped unused (slots too far ahead to hold); the host counts them. */
+  readonly refused: readonly Refusal[];
 }
 
 interface BallotVotes {
@@ -217,6 +220,11 @@ export class Learner {
    */
   #vote(slot: number, ballot: Ballot, value: SlotValue, acceptorId: string, nowMs: number, out: StepBuilder): void {
     if (!this.#quorum.isMember(acceptorId) || slot < this.#nextSlot || this.#log.has(slot)) return;
+    if (slot >= this.#nextSlot + this.#limits.slotsAheadMax) {
+      // Held votes are bounded: a learner this far behind catches up on the range instead.
+      out.refused.push({ reason: "slotTooFar", detail: `vote for slot ${slot}, next slot ${this.#nextSlot}` });
+      return;
+    }
     this.#seenBelow = Math.max(this.#seenBelow, slot + 1);
     let bySlot = this.#votes.get(slot);
     if (bySlot === undefined) {
@@ -282,8 +290,9 @@ class StepBuilder {
   readonly learned: { slot: number; value: SlotValue }[] = [];
   readonly delivered: Delivery[] = [];
   readonly send: Message[] = [];
+  readonly refused: Refusal[] = [];
 
   build(): LearnerStep {
-    return { learned: this.learned, delivered: this.delivered, send: this.send };
+    return { learned: this.learned, delivered: this.delivered, send: this.send, refused: this.refused };
   }
 }

@@ -1,23 +1,31 @@
-// The default limits fit together: what one message must carry fits in one message.
+// The limits fit together: what one message must carry fits in one message, and checkLimits
+// names every way a set of limits can fail to.
 import { describe, expect, it } from "vitest";
-import { DEFAULT_LIMITS } from "./limits.ts";
+import { checkLimits, DEFAULT_LIMITS, MESSAGE_OVERHEAD_BYTES, valueBytesMax } from "./limits.ts";
 
 describe("DEFAULT_LIMITS", () => {
-  it("lets a promise carry three full windows of values within one message", () => {
-    const { inflightSlotsMax, batchBytesMax, messageBytesMax } = DEFAULT_LIMITS;
-    expect(3 * inflightSlotsMax * batchBytesMax).toBeLessThan(messageBytesMax);
+  it("fit together", () => {
+    expect(checkLimits(DEFAULT_LIMITS)).toEqual([]);
   });
 
-  it("lets a catch-up answer of full slots fit within one message", () => {
-    const { catchupSlotsMax, batchBytesMax, messageBytesMax } = DEFAULT_LIMITS;
-    expect(catchupSlotsMax * batchBytesMax).toBeLessThan(messageBytesMax);
+  it("let one full slot value and its envelope fit one message", () => {
+    expect(valueBytesMax(DEFAULT_LIMITS) + MESSAGE_OVERHEAD_BYTES).toBeLessThan(DEFAULT_LIMITS.messageBytesMax);
+  });
+});
+
+describe("checkLimits", () => {
+  it("names a batch that cannot fit one message", () => {
+    expect(checkLimits({ ...DEFAULT_LIMITS, batchBytesMax: DEFAULT_LIMITS.messageBytesMax })).toHaveLength(1);
   });
 
-  it("lets a batch hold at least one request of the largest size", () => {
-    expect(DEFAULT_LIMITS.requestBytesMax).toBeLessThanOrEqual(DEFAULT_LIMITS.batchBytesMax);
+  it("names a window wider than the slot bound, and a request larger than a batch", () => {
+    const problems = checkLimits({ ...DEFAULT_LIMITS, inflightSlotsMax: 2_000, requestBytesMax: 10 ** 6 });
+    expect(problems.length).toBeGreaterThanOrEqual(2);
   });
 
-  it("leaves the 8 levels a promise wraps around a client value", () => {
-    expect(DEFAULT_LIMITS.payloadDepthMax + 8).toBeLessThanOrEqual(DEFAULT_LIMITS.jsonDepthMax);
+  it("names a limit that is not a positive integer", () => {
+    expect(checkLimits({ ...DEFAULT_LIMITS, leaderTimeoutMs: 0 })).toEqual([
+      "leaderTimeoutMs must be a positive integer",
+    ]);
   });
 });

@@ -19,13 +19,23 @@ export interface PrepareMsg {
 }
 
 /**
- * Phase 1b: the acceptor promises to accept nothing below `ballot`, and reports every proposal it
+ * Phase 1b: the acceptor promises to accept nothing below `ballot`, and reports the proposals it
  * accepted in slots from the prepare's `fromSlot` on. Sent to the proposer that owns `ballot`.
+ *
+ * A promise is one message, so it reports a range: every accepted slot in [fromSlot, toSlot), or
+ * from fromSlot on when `toSlot` is null. A candidate that gets a majority of promises knows the
+ * revealed values below the lowest `toSlot` among them, and prepares again (same ballot) from
+ * there: phase 1 in ranges, so no log, however long above the watermark, makes a promise too
+ * large to send.
  */
 export interface PromiseMsg {
   readonly type: "promise";
   readonly ballot: Ballot;
   readonly acceptorId: string;
+  /** The `fromSlot` of the prepare this answers, so the candidate can tell ranges apart. */
+  readonly fromSlot: number;
+  /** The end of the reported range, or null when every slot from fromSlot on is reported. */
+  readonly toSlot: number | null;
   /**
    * Every slot below this is chosen (a leader said so in an accept). The acceptor leaves those
    * slots out of `accepted`, and the new leader must not propose below it.
@@ -84,7 +94,9 @@ export interface ChosenMsg {
 
 /**
  * The leader is alive at `ballot`. `nextSlot` is the first slot it has not assigned;
- * `chosenBelow` says every slot below it is chosen. Sent to proposers and learners.
+ * `chosenBelow` says every slot below it is chosen. Sent to every role: followers and acceptors
+ * learn that a leader is alive (acceptors then ignore other proposers' prepares), learners
+ * learn the watermark.
  */
 export interface HeartbeatMsg {
   readonly type: "heartbeat";
@@ -149,7 +161,8 @@ export type Destination =
   | { readonly to: "proposer"; readonly proposerId: string }
   | { readonly to: "proposersAndLearners" }
   | { readonly to: "learner"; readonly learnerId: string }
-  | { readonly to: "acceptorsAndLearners" };
+  | { readonly to: "acceptorsAndLearners" }
+  | { readonly to: "everyone" };
 
 /** Where a message goes, decided by its type alone: the roles never address peers by hand. */
 export function destinationOf(msg: Message): Destination {
@@ -162,8 +175,9 @@ export function destinationOf(msg: Message): Destination {
       return { to: "proposer", proposerId: msg.ballot.proposerId };
     case "accepted":
     case "chosen":
-    case "heartbeat":
       return { to: "proposersAndLearners" };
+    case "heartbeat":
+      return { to: "everyone" };
     case "catchup":
       return { to: "acceptorsAndLearners" };
     case "catchupReply":

@@ -5,7 +5,17 @@
  */
 export { type Ballot, ZERO_BALLOT, compareBallots, maxBallot, ballotKey } from "./ballot.ts";
 export { InvariantViolation, invariant } from "./invariant.ts";
-export { type Limits, DEFAULT_LIMITS } from "./limits.ts";
+export { type Refusal, type RefusalReason } from "./refusal.ts";
+export {
+  type Limits,
+  DEFAULT_LIMITS,
+  ROUND_MAX,
+  SLOT_MAX,
+  MESSAGE_OVERHEAD_BYTES,
+  ENTRY_OVERHEAD_BYTES,
+  valueBytesMax,
+  checkLimits,
+} from "./limits.ts";
 export * from "./messages.ts";
 export { QuorumConfig } from "./quorum.ts";
 export {
@@ -16,6 +26,9 @@ export {
   slotValueKey,
   sameSlotValue,
   requestBytes,
+  slotValueBytes,
+  utf8Bytes,
+  BATCH_OVERHEAD_BYTES,
 } from "./value.ts";
 export {
   Acceptor,

@@ -17,6 +17,8 @@ const promise = (ballot: Ballot, acceptorId: string, accepted: AcceptedEntry[] =
   type: "promise",
   ballot,
   acceptorId,
+  fromSlot: 0,
+  toSlot: null,
   chosenBelow: 0,
   accepted,
 });
@@ -167,6 +169,123 @@ describe("a leader that lost its majority", () => {
     proposer.tick(ELECTION_MS + 4 * timeout);
     expect(proposer.role).toBe("leader");
   });
+
+  // Regression (issue 7, hole 1): contact was refreshed only by answers, so after an idle leader
+  // timeout the first proposal made the next tick step the leader down before any acceptor could
+  // answer, and clients got 503.
+  it("does not step down the moment work arrives after an idle period longer than a leader timeout", () => {
+    const proposer = makeProposer();
+    elect(proposer);
+    const timeout = DEFAULT_LIMITS.leaderTimeoutMs;
+    const busyMs = ELECTION_MS + 10 * timeout;
+    for (let t = ELECTION_MS; t < busyMs; t += 10) proposer.tick(t);
+    proposer.propose(req("r1"), busyMs);
+    proposer.tick(busyMs + 10);
+    proposer.tick(busyMs + timeout - 1);
+    expect(proposer.role).toBe("leader");
+    proposer.receive(accepted(b(1, "p1"), 0, batch("r1"), "a1"), busyMs + 20);
+    expect(proposer.receive(accepted(b(1, "p1"), 0, batch("r1"), "a2"), busyMs + 20).chosen).toHaveLength(1);
+    // But a slot that waits a whole timeout with no majority answering still makes it step down.
+    proposer.propose(req("r2"), busyMs + 30);
+    proposer.tick(busyMs + 30 + timeout);
+    expect(proposer.role).toBe("follower");
+  });
+});
+
+describe("phase 1 in ranges (issue 7, hole 2: no promise may outgrow one message)", () => {
+  it("prepares again from the lowest end a majority reported, and leads once every range is covered", () => {
+    const proposer = makeProposer();
+    proposer.tick(ELECTION_MS);
+    const first = (acceptorId: string, toSlot: number, entries: AcceptedEntry[]): PromiseMsg => ({
+      ...promise(b(1, "p1"), acceptorId, entries),
+      toSlot,
+    });
+    proposer.receive(
+      first("a1", 2, [entry(0, b(0, "p9"), batch("x0")), entry(1, b(0, "p9"), batch("x1"))]),
+      ELECTION_MS,
+    );
+    // a2 reported further; a1's shorter range bounds what the majority covers: slots [0, 2).
+    const step = proposer.receive(
+      first("a2", 4, [entry(1, b(0, "p9"), batch("x1")), entry(3, b(0, "p9"), batch("low"))]),
+      ELECTION_MS,
+    );
+    expect(proposer.role).toBe("candidate");
+    expect(step.send).toEqual([{ type: "prepare", ballot: b(1, "p1"), fromSlot: 2 }]);
+    // A late promise for the first range does not count towards the second.
+    proposer.receive(first("a3", 2, []), ELECTION_MS);
+    expect(proposer.role).toBe("candidate");
+    const second = (acceptorId: string, entries: AcceptedEntry[]): PromiseMsg => ({
+      ...promise(b(1, "p1"), acceptorId, entries),
+      fromSlot: 2,
+    });
+    proposer.receive(second("a3", [entry(3, b(0, "p8"), batch("lower"))]), ELECTION_MS);
+    const lead = proposer.receive(second("a2", [entry(3, b(0, "p9"), batch("high"))]), ELECTION_MS);
+    expect(proposer.role).toBe("leader");
+    expect(accepts(lead).map((m) => [m.slot, m.value])).toEqual([
+      [0, batch("x0")],
+      [1, batch("x1")],
+      [2, NOOP],
+      [3, batch("high")],
+    ]);
+  });
+
+  it("ignores a promise that reports an empty range", () => {
+    const proposer = makeProposer();
+    proposer.tick(ELECTION_MS);
+    proposer.receive({ ...promise(b(1, "p1"), "a1"), toSlot: 0 }, ELECTION_MS);
+    proposer.receive({ ...promise(b(1, "p1"), "a2"), toSlot: 0 }, ELECTION_MS);
+    expect(proposer.role).toBe("candidate");
+  });
+});
+
+describe("far slots and rounds (issue 7, hole 5)", () => {
+  // Regression: one accept stored far ahead made the next leader fill every slot up to it with
+  // no-ops in a single step (a million accepts for slot 1e6).
+  it("re-proposes up to a value revealed far ahead through the window, a few slots per step", () => {
+    const proposer = makeProposer({ limits: { inflightSlotsMax: 4 } });
+    const step = elect(proposer, [entry(1_000_000, b(0, "p9"), batch("far"))]);
+    expect(slotsOf(step)).toEqual([0, 1, 2, 3]);
+    expect(accepts(step).every((m) => m.value.kind === "noop")).toBe(true);
+    // Holes below the far value take waiting client requests rather than more no-ops.
+    proposer.propose(req("r1"), ELECTION_MS);
+    for (const acceptorId of ["a1", "a2"]) proposer.receive(accepted(b(1, "p1"), 0, NOOP, acceptorId), ELECTION_MS);
+    expect(proposer.load).toEqual({ inflightSlots: 4, pendingRequests: 0 });
+  });
+
+  it("drops messages with rounds near 2^53 instead of failing its next election", () => {
+    const proposer = makeProposer();
+    const huge = { round: Number.MAX_SAFE_INTEGER, proposerId: "p9" };
+    const step = proposer.receive({ type: "heartbeat", ballot: huge, nextSlot: 0, chosenBelow: 0 }, 0);
+    expect(step.refused.map((r) => r.reason)).toEqual(["roundTooFar"]);
+    proposer.receive({ type: "nack", ballot: b(0, "p1"), promised: huge, acceptorId: "a1" }, 0);
+    expect(() => proposer.tick(ELECTION_MS)).not.toThrow();
+    expect(proposer.ballot).toEqual(b(1, "p1"));
+  });
+});
+
+describe("chosen messages and live leaders (issue 7, hole 6)", () => {
+  it("a leader refuses a chosen message that contradicts its proposal in that slot", () => {
+    const proposer = makeProposer();
+    elect(proposer);
+    proposer.propose(req("r1"), ELECTION_MS);
+    const wrong = proposer.receive({ type: "chosen", slot: 0, value: batch("forged") }, ELECTION_MS);
+    expect(wrong.refused.map((r) => r.reason)).toEqual(["conflict"]);
+    expect(proposer.load.inflightSlots).toBe(1);
+    expect(proposer.chosenBelow).toBe(0);
+    proposer.receive({ type: "chosen", slot: 0, value: batch("r1") }, ELECTION_MS);
+    expect(proposer.chosenBelow).toBe(1);
+  });
+
+  it("a candidate that hears a live leader no other ballot deposed gives up and follows it", () => {
+    const proposer = makeProposer();
+    proposer.receive({ type: "heartbeat", ballot: b(3, "p2"), nextSlot: 0, chosenBelow: 0 }, 0);
+    proposer.tick(ELECTION_MS); // cut off: the heartbeats stop reaching us, so we stand at 4.p1
+    expect(proposer.role).toBe("candidate");
+    proposer.receive({ type: "heartbeat", ballot: b(3, "p2"), nextSlot: 0, chosenBelow: 0 }, ELECTION_MS + 5_000);
+    expect(proposer.role).toBe("follower");
+    expect(proposer.leaderId).toBe("p2");
+    expect(proposer.tick(ELECTION_MS + 5_000 + DEFAULT_LIMITS.prepareRetransmitMs).send).toEqual([]);
+  });
 });
 
 describe("chosen watermark from promises", () => {
@@ -211,8 +330,8 @@ describe("leading (Paxos Made Simple 2.2 phase 2a; 3: many slots, a bounded wind
   });
 
   it("batches pending requests up to batchBytesMax, but always takes at least one", () => {
-    // Each request below weighs 2 + 3 + 16 = 21 bytes: two fit in 50, three do not.
-    const proposer = makeProposer({ limits: { inflightSlotsMax: 1, batchBytesMax: 50 } });
+    // Each request below weighs 4 + 3 + 19 = 26 UTF-8 bytes: two fit in 60, three do not.
+    const proposer = makeProposer({ limits: { inflightSlotsMax: 1, batchBytesMax: 60 } });
     elect(proposer);
     const now = ELECTION_MS;
     proposer.propose(req("r0", "x"), now);
@@ -223,7 +342,10 @@ describe("leading (Paxos Made Simple 2.2 phase 2a; 3: many slots, a bounded wind
     expect(proposer.load.pendingRequests).toBe(1);
   });
 
-  it("never keeps more than inflightSlotsMax slots in flight", () => {
+  // Regression (issue 7, hole 2): the window bounded the count in flight, so while one slot waited
+  // for retransmission later slots kept being chosen above it, every acceptor's watermark stayed
+  // behind, and after a leader change each promise carried them all and no longer fit a message.
+  it("proposes in slot s only while s < chosenBelow + inflightSlotsMax: a stuck slot holds the window", () => {
     const proposer = makeProposer({ limits: { inflightSlotsMax: 2, batchRequestsMax: 1 } });
     elect(proposer);
     const now = ELECTION_MS;
@@ -234,13 +356,14 @@ describe("leading (Paxos Made Simple 2.2 phase 2a; 3: many slots, a bounded wind
     }
     expect(sent).toEqual([0, 1]);
     expect(proposer.load).toEqual({ inflightSlots: 2, pendingRequests: 3 });
+    // Slot 1 is chosen while slot 0 still waits: the window does not move past slot 0.
     proposer.receive(accepted(b(1, "p1"), 1, batch("r1"), "a1"), now);
     const step = proposer.receive(accepted(b(1, "p1"), 1, batch("r1"), "a3"), now);
-    expect(slotsOf(step)).toEqual([2]);
-    expect(proposer.load).toEqual({ inflightSlots: 2, pendingRequests: 2 });
-    // A chosen message from elsewhere frees a slot of the window too.
-    expect(slotsOf(proposer.receive({ type: "chosen", slot: 0, value: batch("r0") }, now))).toEqual([3]);
-    expect(proposer.load.inflightSlots).toBe(2);
+    expect(slotsOf(step)).toEqual([]);
+    expect(proposer.load).toEqual({ inflightSlots: 1, pendingRequests: 3 });
+    // Slot 0 chosen (here by a chosen message from elsewhere): the watermark moves to 2.
+    expect(slotsOf(proposer.receive({ type: "chosen", slot: 0, value: batch("r0") }, now))).toEqual([2, 3]);
+    expect(proposer.chosenBelow).toBe(2);
   });
 
   it("retransmits an accept a majority has not answered after acceptRetransmitMs, and stops once chosen", () => {
@@ -279,7 +402,7 @@ describe("leading (Paxos Made Simple 2.2 phase 2a; 3: many slots, a bounded wind
       accepted(b(1, "p1"), 0, value, "x9"), // unknown acceptor
       accepted(b(0, "p1"), 0, value, "a2"), // another ballot
     ]) {
-      expect(proposer.receive(msg, now)).toEqual({ send: [], rejected: [], chosen: [] });
+      expect(proposer.receive(msg, now)).toEqual({ send: [], rejected: [], chosen: [], refused: [] });
     }
     const step = proposer.receive(accepted(b(1, "p1"), 0, value, "a3"), now);
     expect(step.chosen).toEqual([{ slot: 0, value }]);
@@ -402,8 +525,8 @@ describe("client requests", () => {
     const now = ELECTION_MS;
     proposer.propose(req("r1"), now); // in flight in slot 0
     proposer.propose(req("r2"), now); // pending
-    expect(proposer.propose(req("r2"), now)).toEqual({ send: [], rejected: [], chosen: [] });
-    expect(proposer.propose(req("r1"), now)).toEqual({ send: [], rejected: [], chosen: [] });
+    expect(proposer.propose(req("r2"), now)).toEqual({ send: [], rejected: [], chosen: [], refused: [] });
+    expect(proposer.propose(req("r1"), now)).toEqual({ send: [], rejected: [], chosen: [], refused: [] });
     expect(proposer.load.pendingRequests).toBe(1);
     proposer.receive(accepted(b(1, "p1"), 0, batch("r1"), "a1"), now);
     const step = proposer.receive(accepted(b(1, "p1"), 0, batch("r1"), "a2"), now);

@@ -1,8 +1,9 @@
 import { ballotKey, compareBallots, maxBallot, type Ballot, ZERO_BALLOT } from "./ballot.ts";
 import { invariant } from "./invariant.ts";
-import { DEFAULT_LIMITS, type Limits } from "./limits.ts";
-import type { AcceptedEntry, AcceptedMsg, HeartbeatMsg, Message, NackMsg, PromiseMsg } from "./messages.ts";
+import { DEFAULT_LIMITS, type Limits, ROUND_MAX } from "./limits.ts";
+import type { AcceptedEntry, AcceptedMsg, ChosenMsg, HeartbeatMsg, Message, NackMsg, PromiseMsg } from "./messages.ts";
 import { QuorumConfig } from "./quorum.ts";
+import type { Refusal } from "./refusal.ts";
 import { type ClientRequest, NOOP, requestBytes, sameSlotValue, type SlotValue } from "./value.ts";
 
 /** How a proposer is set up at each process start. */
@@ -45,10 +46,15 @@ export interface ProposerStep {
   readonly send: readonly Message[];
   readonly rejected: readonly Rejection[];
   readonly chosen: readonly { readonly slot: number; readonly value: SlotValue }[];
+  /** Inputs dropped unused (a conflicting chosen, a ballot out of range); the host counts them. */
+  readonly refused: readonly Refusal[];
 }
 
 interface InflightSlot {
   readonly value: SlotValue;
+  /** When the accept was first sent: the slot has waited since then. */
+  readonly proposedMs: number;
+  /** When the accept was last (re)sent. */
   sentMs: number;
   readonly voters: Set<string>;
 }
@@ -56,11 +62,14 @@ interface InflightSlot {
 /**
  * The proposer role of Multi-Paxos ("Paxos Made Simple", 2.2 and 3). A follower watches the
  * leader's heartbeat; when it stops, the follower becomes a candidate and runs phase 1 once for
- * every slot from the first one it does not know to be chosen. With a majority of promises it
- * leads: it re-proposes, in each slot, the value of the highest ballot that phase 1 revealed,
- * fills the holes with no-ops, then batches client requests into new slots, keeping at most
- * `inflightSlotsMax` slots in phase 2. A nack, a higher leader's heartbeat, or a majority that
- * stays silent for a leader timeout while slots wait makes it step down.
+ * every slot from the first one it does not know to be chosen, in ranges that each fit one
+ * promise. With a majority of promises for every range it leads: it re-proposes, in each slot,
+ * the value of the highest ballot that phase 1 revealed, fills the holes, then batches client
+ * requests into new slots. It proposes in slot s only while s < chosenBelow + inflightSlotsMax
+ * (the window is bounded by the watermark, not by the count in flight), so one slot waiting for
+ * retransmission holds back the rest and no acceptor ever holds more than a window of values
+ * above its watermark. A nack, a live leader's heartbeat, or a slot that waits a whole leader
+ * timeout while no majority answers makes it step down.
  *
  * Pure: time comes in with each input, randomness from `config.random`.
  */
@@ -73,6 +82,8 @@ export class Proposer {
   #role: ProposerRole = "follower";
   #ballot: Ballot;
   #highestSeen: Ballot = ZERO_BALLOT;
+  /** The highest ballot seen in another proposer's heartbeat, promise, nack or vote. */
+  #highestOthers: Ballot = ZERO_BALLOT;
   /** The ballot of the leader we last heard from (ours while we lead). */
   #leader: Ballot | null = null;
   #electionAtMs: number;
@@ -83,9 +94,16 @@ export class Proposer {
   readonly #chosenAbove = new Set<number>();
 
   readonly #promises = new Map<string, PromiseMsg>();
+  /** Where phase 1 started, and where its current range starts (see PromiseMsg). */
+  #phase1FromSlot = 0;
   #prepareFromSlot = 0;
   #prepareSentMs = 0;
+  /** Phase 1's findings so far: per slot, the highest-ballot entry a majority's promises held. */
+  #revealed = new Map<number, AcceptedEntry>();
+  /** Slots below this (from #nextSlot on) still get what phase 1 revealed, or fill a hole. */
+  #reproposeEnd = 0;
 
+  /** The next slot to propose in: re-proposals first (below #reproposeEnd), then new batches. */
   #nextSlot = 0;
   readonly #inflight = new Map<number, InflightSlot>();
   #pending: ClientRequest[] = [];
@@ -143,8 +161,8 @@ export class Proposer {
         break;
       case "leader":
         if (this.#lostQuorum(nowMs)) {
-          // No majority has answered for a whole leader timeout while work waits: step down, so
-          // that clients hear at once that no leader can serve them instead of waiting it out.
+          // A slot has waited a whole leader timeout and no majority answered within it: step
+          // down, so that clients hear at once that no leader can serve them.
           this.#stepDown(nowMs, out);
           break;
         }
@@ -169,6 +187,11 @@ export class Proposer {
   /** Handles one message addressed to proposers; other types are ignored. */
   receive(msg: Message, nowMs: number): ProposerStep {
     const out = new StepBuilder();
+    const tooFar = this.#roundTooFar(msg);
+    if (tooFar !== null) {
+      out.refused.push(tooFar);
+      return out.build();
+    }
     switch (msg.type) {
       case "promise":
         this.#onPromise(msg, nowMs, out);
@@ -180,9 +203,7 @@ export class Proposer {
         this.#onAccepted(msg, nowMs, out);
         break;
       case "chosen":
-        this.#forgetInflight(msg.slot);
-        this.#markChosen(msg.slot);
-        this.#fillWindow(nowMs, out);
+        this.#onChosen(msg, nowMs, out);
         break;
       case "heartbeat":
         this.#onHeartbeat(msg, nowMs, out);
@@ -203,9 +224,21 @@ export class Proposer {
     return out.build();
   }
 
-  /** True when slots wait in phase 2 and fewer than a majority answered within a leader timeout. */
+  /**
+   * True when a slot has waited in phase 2 for a whole leader timeout and fewer than a majority
+   * of acceptors answered anything within that timeout. Measuring from the slot's first send, not
+   * from the last answer, matters after an idle period: nobody answers a leader that sends
+   * nothing, so "last heard" is old the moment work arrives (issue 7, hole 1).
+   */
   #lostQuorum(nowMs: number): boolean {
-    if (this.#inflight.size === 0) return false;
+    let waited = false;
+    for (const inflight of this.#inflight.values()) {
+      if (nowMs - inflight.proposedMs >= this.#limits.leaderTimeoutMs) {
+        waited = true;
+        break;
+      }
+    }
+    if (!waited) return false;
     const recent = new Set<string>();
     for (const [acceptorId, heardMs] of this.#heardMs) {
       if (nowMs - heardMs < this.#limits.leaderTimeoutMs) recent.add(acceptorId);
@@ -221,6 +254,8 @@ export class Proposer {
     this.#role = "candidate";
     this.#promises.clear();
     this.#heardMs.clear();
+    this.#revealed = new Map();
+    this.#phase1FromSlot = this.#chosenBelow;
     this.#prepareFromSlot = this.#chosenBelow;
     this.#sendPrepare(nowMs, out);
   }
@@ -232,37 +267,55 @@ export class Proposer {
 
   #onPromise(msg: PromiseMsg, nowMs: number, out: StepBuilder): void {
     if (this.#role !== "candidate" || compareBallots(msg.ballot, this.#ballot) !== 0) return;
-    if (!this.#quorum.isMember(msg.acceptorId)) return;
+    if (!this.#quorum.isMember(msg.acceptorId) || msg.fromSlot !== this.#prepareFromSlot) return;
+    if (msg.toSlot !== null && msg.toSlot <= msg.fromSlot) return; // reports no range at all
     this.#heardMs.set(msg.acceptorId, nowMs);
     this.#promises.set(msg.acceptorId, msg);
-    if (this.#quorum.isQuorum(new Set(this.#promises.keys()))) this.#becomeLeader(nowMs, out);
-  }
-
-  /**
-   * Phase 1 succeeded. For each slot from the prepare's start, propose the value of the highest
-   * ballot any promise reported ("Paxos Made Simple", 2.2, P2c), or a no-op where none did and a
-   * later slot has a value (section 3: gaps are filled so the log can be executed in order).
-   */
-  #becomeLeader(nowMs: number, out: StepBuilder): void {
-    const revealed = new Map<number, AcceptedEntry>();
+    if (!this.#quorum.isQuorum(new Set(this.#promises.keys()))) return;
+    // A majority promised for this range. Below the lowest end any of them reported, we know
+    // every value a majority could have chosen; from there on, prepare the next range.
+    let coveredTo = Number.POSITIVE_INFINITY;
+    for (const promise of this.#promises.values()) {
+      if (promise.toSlot !== null) coveredTo = Math.min(coveredTo, promise.toSlot);
+    }
     for (const promise of this.#promises.values()) {
       this.#adoptChosenBelow(promise.chosenBelow);
       for (const entry of promise.accepted) {
-        const known = revealed.get(entry.slot);
-        if (known === undefined || compareBallots(entry.ballot, known.ballot) > 0) revealed.set(entry.slot, entry);
+        if (entry.slot >= coveredTo) continue;
+        const known = this.#revealed.get(entry.slot);
+        if (known === undefined || compareBallots(entry.ballot, known.ballot) > 0)
+          this.#revealed.set(entry.slot, entry);
       }
     }
     this.#promises.clear();
+    if (coveredTo === Number.POSITIVE_INFINITY) {
+      this.#becomeLeader(nowMs, out);
+    } else {
+      this.#prepareFromSlot = coveredTo;
+      this.#sendPrepare(nowMs, out);
+    }
+  }
+
+  /**
+   * Phase 1 succeeded for every range. For each slot from where it started, propose the value of
+   * the highest ballot any promise reported ("Paxos Made Simple", 2.2, P2c); where none did and a
+   * later slot has a value, the hole takes a waiting client batch or a no-op (section 3: gaps are
+   * filled so the log can be executed in order; any value is safe where phase 1 revealed none).
+   * The re-proposals go out through the window like new slots, so a value revealed far ahead
+   * cannot make one step propose millions of slots (issue 7, hole 5).
+   */
+  #becomeLeader(nowMs: number, out: StepBuilder): void {
     this.#role = "leader";
     this.#leader = this.#ballot;
-    const fromSlot = Math.max(this.#prepareFromSlot, this.#chosenBelow);
+    const fromSlot = Math.max(this.#phase1FromSlot, this.#chosenBelow);
     let endSlot = fromSlot;
-    for (const slot of revealed.keys()) endSlot = Math.max(endSlot, slot + 1);
-    this.#nextSlot = endSlot;
-    for (let slot = fromSlot; slot < endSlot; slot++) {
-      if (this.#chosenAbove.has(slot)) continue;
-      this.#proposeSlot(slot, revealed.get(slot)?.value ?? NOOP, nowMs, out);
+    for (const slot of this.#revealed.keys()) {
+      if (slot < fromSlot) this.#revealed.delete(slot);
+      else endSlot = Math.max(endSlot, slot + 1);
     }
+    this.#nextSlot = fromSlot;
+    this.#reproposeEnd = endSlot;
+    this.#fillWindow(nowMs, out);
     this.#sendHeartbeat(nowMs, out);
   }
 
@@ -299,10 +352,38 @@ export class Proposer {
     this.#fillWindow(nowMs, out);
   }
 
+  /**
+   * Another proposer (or a learner) says `slot` holds `value`. A leader checks it against what it
+   * proposes there: a different value cannot have been chosen below our ballot (phase 1 would
+   * have revealed it), so either a higher ballot chose it and we are deposed (a nack will tell
+   * us) or the message is wrong. Either way the leader keeps its slot and reports the conflict;
+   * dropping a chosen message is always safe, it only costs a re-proposal.
+   */
+  #onChosen(msg: ChosenMsg, nowMs: number, out: StepBuilder): void {
+    if (this.#role === "leader") {
+      const ours = this.#inflight.get(msg.slot)?.value ?? this.#revealed.get(msg.slot)?.value;
+      if (ours !== undefined && !sameSlotValue(ours, msg.value)) {
+        out.refused.push({ reason: "conflict", detail: `chosen for slot ${msg.slot} differs from our proposal` });
+        return;
+      }
+    }
+    this.#forgetInflight(msg.slot);
+    this.#revealed.delete(msg.slot);
+    this.#markChosen(msg.slot);
+    this.#fillWindow(nowMs, out);
+  }
+
+  /**
+   * A leader's heartbeat. A follower follows it. A candidate follows it too when no other
+   * proposer's ballot above it is known: the leader is alive and nobody deposed it but our own
+   * candidacy, which has not won (issue 7, hole 6: a candidate cut off from acceptors must not
+   * depose a healthy leader once it reconnects). A leader steps down only for a higher ballot.
+   */
   #onHeartbeat(msg: HeartbeatMsg, nowMs: number, out: StepBuilder): void {
     if (msg.ballot.proposerId === this.proposerId) return;
     this.#observe(msg.ballot);
-    if (compareBallots(msg.ballot, this.#highestSeen) < 0) return; // a deposed leader
+    if (compareBallots(msg.ballot, this.#highestOthers) < 0) return; // a deposed leader
+    if (this.#role === "leader" && compareBallots(msg.ballot, this.#ballot) < 0) return;
     this.#leader = msg.ballot;
     this.#adoptChosenBelow(msg.chosenBelow);
     if (this.#role !== "follower") this.#stepDown(nowMs, out);
@@ -328,28 +409,49 @@ export class Proposer {
     this.#fillWindow(nowMs, out);
   }
 
-  /** Starts new slots with batches of pending requests while the window has room. */
+  /**
+   * Proposes in the next slots while the window has room: slot s only while s < chosenBelow +
+   * inflightSlotsMax. First the slots phase 1 left to re-propose, then new batches of pending
+   * requests.
+   */
   #fillWindow(nowMs: number, out: StepBuilder): void {
     if (this.#role !== "leader") return;
-    while (this.#pending.length > 0 && this.#inflight.size < this.#limits.inflightSlotsMax) {
-      let count = 0;
-      let bytes = 0;
-      for (const request of this.#pending) {
-        const size = requestBytes(request);
-        if (count > 0 && (count >= this.#limits.batchRequestsMax || bytes + size > this.#limits.batchBytesMax)) break;
-        count++;
-        bytes += size;
+    while (this.#nextSlot < this.#chosenBelow + this.#limits.inflightSlotsMax) {
+      const slot = this.#nextSlot;
+      if (slot < this.#reproposeEnd) {
+        this.#nextSlot++;
+        if (this.#chosenAbove.has(slot)) continue;
+        const revealed = this.#revealed.get(slot);
+        this.#revealed.delete(slot);
+        this.#proposeSlot(slot, revealed?.value ?? this.#takeBatch() ?? NOOP, nowMs, out);
+        continue;
       }
-      const requests = this.#pending.slice(0, count);
-      this.#pending = this.#pending.slice(count);
-      const slot = this.#nextSlot++;
+      const batch = this.#takeBatch();
+      if (batch === null) break;
+      this.#nextSlot++;
       invariant(Number.isSafeInteger(this.#nextSlot), "slot overflow");
-      this.#proposeSlot(slot, { kind: "batch", requests }, nowMs, out);
+      this.#proposeSlot(slot, batch, nowMs, out);
     }
   }
 
+  /** The next batch of pending requests, within batchRequestsMax and batchBytesMax; null if none. */
+  #takeBatch(): SlotValue | null {
+    if (this.#pending.length === 0) return null;
+    let count = 0;
+    let bytes = 0;
+    for (const request of this.#pending) {
+      const size = requestBytes(request);
+      if (count > 0 && (count >= this.#limits.batchRequestsMax || bytes + size > this.#limits.batchBytesMax)) break;
+      count++;
+      bytes += size;
+    }
+    const requests = this.#pending.slice(0, count);
+    this.#pending = this.#pending.slice(count);
+    return { kind: "batch", requests };
+  }
+
   #proposeSlot(slot: number, value: SlotValue, nowMs: number, out: StepBuilder): void {
-    this.#inflight.set(slot, { value, sentMs: nowMs, voters: new Set() });
+    this.#inflight.set(slot, { value, proposedMs: nowMs, sentMs: nowMs, voters: new Set() });
     out.send.push({ type: "accept", ballot: this.#ballot, slot, value, chosenBelow: this.#chosenBelow });
   }
 
@@ -378,6 +480,8 @@ export class Proposer {
     this.#inflight.clear();
     this.#heldIds.clear();
     this.#promises.clear();
+    this.#revealed = new Map();
+    this.#reproposeEnd = 0;
     this.#electionAtMs = nowMs + this.#electionTimeoutMs();
   }
 
@@ -412,6 +516,31 @@ export class Proposer {
 
   #observe(ballot: Ballot): void {
     this.#highestSeen = maxBallot(this.#highestSeen, ballot);
+    if (ballot.proposerId !== this.proposerId) this.#highestOthers = maxBallot(this.#highestOthers, ballot);
+  }
+
+  /**
+   * A message whose ballot (or promised ballot) lies beyond ROUND_MAX or more than roundsAheadMax
+   * above what we know: taking it would let one bad message push every later election to the end
+   * of the rounds (issue 7, hole 5), so it is dropped.
+   */
+  #roundTooFar(msg: Message): Refusal | null {
+    let round: number;
+    switch (msg.type) {
+      case "nack":
+        round = Math.max(msg.ballot.round, msg.promised.round);
+        break;
+      case "promise":
+      case "accepted":
+      case "heartbeat":
+        round = msg.ballot.round;
+        break;
+      default:
+        return null;
+    }
+    const known = Math.max(this.#highestSeen.round, this.#ballot.round);
+    if (round <= ROUND_MAX && round - known <= this.#limits.roundsAheadMax) return null;
+    return { reason: "roundTooFar", detail: `${msg.type} with round ${round}, ${known} known` };
   }
 
   #leaderHint(): string | null {
@@ -428,8 +557,9 @@ class StepBuilder {
   readonly send: Message[] = [];
   readonly rejected: Rejection[] = [];
   readonly chosen: { slot: number; value: SlotValue }[] = [];
+  readonly refused: Refusal[] = [];
 
   build(): ProposerStep {
-    return { send: this.send, rejected: this.rejected, chosen: this.chosen };
+    return { send: this.send, rejected: this.rejected, chosen: this.chosen, refused: this.refused };
   }
 }

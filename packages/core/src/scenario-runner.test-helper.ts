@@ -402,7 +402,7 @@ class Runner {
     const acceptor = this.#acceptors.get(e.to);
     if (acceptor !== undefined) {
       if (acceptor.live === null) return; // lost: the acceptor is down
-      const step = acceptor.live.receive(e.msg);
+      const step = acceptor.live.receive(e.msg, this.#nowMs);
       if (step.persist !== null) {
         // The AcceptorStore contract: the promise never decreases; an accept is stored with it.
         const { promised, accept } = step.persist;
@@ -471,6 +471,9 @@ class Runner {
           break;
         case "acceptorsAndLearners":
           to = [...this.#acceptorIds, ...this.#learnerIds];
+          break;
+        case "everyone":
+          to = [...this.#acceptorIds, ...this.#proposerIds, ...this.#learnerIds];
           break;
       }
       for (const id of to) if (id !== from) this.#held.push({ from, to: id, msg });

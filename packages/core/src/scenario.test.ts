@@ -40,7 +40,7 @@ describe("the scenario runner", () => {
   it("reports a pattern that matches no held message, listing what is held", () => {
     const text = [...setup, "deliver accept p1 -> a1"].join("\n");
     expect(() => runScenario("nothing.txt", text)).toThrow(
-      /nothing\.txt:5: deliver accept p1 -> a1\n {2}no held message matches\n {2}held:\n {4}heartbeat p1 -> l1 ballot=1\.p1/,
+      /nothing\.txt:5: deliver accept p1 -> a1\n {2}no held message matches\n {2}held:\n {4}heartbeat p1 -> a1 ballot=1\.p1/,
     );
   });
 

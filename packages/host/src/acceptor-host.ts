@@ -1,3 +1,4 @@
+import { performance } from "node:perf_hooks";
 import {
   Acceptor,
   AcceptorStoreError,
@@ -168,7 +169,8 @@ export class AcceptorHost {
     }
     this.#metrics.messages.inc({ type: msg.type });
     // A throw here is an InvariantViolation (or a core bug): the queue hands it to #fatal.
-    const step = acceptor.receive(msg);
+    const step = acceptor.receive(msg, performance.now());
+    if (step.refused !== null) this.#metrics.dropped.inc({ reason: step.refused.reason });
     if (step.persist !== null) {
       const endTimer = this.#metrics.writeSeconds.startTimer();
       try {

@@ -339,6 +339,11 @@ class Simulation {
         for (const node of this.#acceptors) this.#transmit(from, node.index, msg);
         for (const node of this.#learners) if (node.index !== from) this.#transmit(from, node.index, msg);
         break;
+      case "everyone":
+        for (const node of this.#acceptors) this.#transmit(from, node.index, msg);
+        for (const node of this.#proposers) if (node.index !== from) this.#transmit(from, node.index, msg);
+        for (const node of this.#learners) if (node.index !== from) this.#transmit(from, node.index, msg);
+        break;
     }
   }
 
@@ -405,12 +410,12 @@ class Simulation {
     ) {
       // The bug: the acceptor accepts, and keeps its higher promise.
       const promised = core.promised;
-      const lowered = new Acceptor(node.name, { ...core.state, promised: msg.ballot });
-      const inner = lowered.receive(msg);
-      node.core = new Acceptor(node.name, { ...lowered.state, promised });
-      step = { persist: inner.persist && { ...inner.persist, promised }, send: inner.send };
+      const lowered = new Acceptor(node.name, { ...core.state, promised: msg.ballot }, this.#plan.limits);
+      const inner = lowered.receive(msg, this.#nowMs);
+      node.core = new Acceptor(node.name, { ...lowered.state, promised }, this.#plan.limits);
+      step = { persist: inner.persist && { ...inner.persist, promised }, send: inner.send, refused: null };
     } else {
-      step = core.receive(msg);
+      step = core.receive(msg, this.#nowMs);
     }
     let write = step.persist;
     if (write !== null && this.#variant === "accept-keeps-promise" && write.accept !== null) {
@@ -616,11 +621,11 @@ class Simulation {
           for (const entry of node.disk.accepted.values())
             if (compareBallots(entry.ballot, promised) > 0) promised = entry.ballot;
         }
-        node.core = new Acceptor(node.name, {
-          promised,
-          accepted: new Map(node.disk.accepted),
-          chosenBelow: node.disk.chosenBelow,
-        });
+        node.core = new Acceptor(
+          node.name,
+          { promised, accepted: new Map(node.disk.accepted), chosenBelow: node.disk.chosenBelow },
+          limits,
+        );
         this.#checker.acceptorPromise(node.name, node.core.promised, "after a restart");
         break;
       }

@@ -84,7 +84,7 @@ describe("BusTransport", () => {
       [learner, { type: "chosen", slot: 1, value: { kind: "noop" } }, subjects.learner("l1", "chosen")],
       [
         acceptor,
-        { type: "promise", ballot, acceptorId: "a1", chosenBelow: 0, accepted: [] },
+        { type: "promise", ballot, acceptorId: "a1", fromSlot: 0, toSlot: null, chosenBelow: 0, accepted: [] },
         subjects.promise("a1", "p1"),
       ],
       [acceptor, { type: "nack", ballot, promised: ballot, acceptorId: "a1" }, subjects.nack("a1", "p1")],
@@ -134,7 +134,15 @@ describe("BusTransport", () => {
       transport.subscribe(endpoint, (msg, context) => list.push([msg, context]));
     }
     const prepare: Message = { type: "prepare", ballot, fromSlot: 0 };
-    const promise: Message = { type: "promise", ballot, acceptorId: "a1", chosenBelow: 0, accepted: [] };
+    const promise: Message = {
+      type: "promise",
+      ballot,
+      acceptorId: "a1",
+      fromSlot: 0,
+      toSlot: null,
+      chosenBelow: 0,
+      accepted: [],
+    };
     const accepted: Message = { type: "accepted", ballot, slot: 1, value: { kind: "noop" }, acceptorId: "a2" };
     transport.publish(proposer, prepare, { traceparent: TRACEPARENT, other: "dropped" });
     transport.publish(acceptor, promise);
@@ -145,7 +153,7 @@ describe("BusTransport", () => {
     expect(received.get("p2")?.map(([m]) => m)).toEqual([accepted]);
     expect(received.get("l1")?.map(([m]) => m)).toEqual([accepted]);
     expect(bus.subscriptions.map((s) => s.queue)).toEqual(bus.subscriptions.map(() => undefined));
-    expect(bus.subscriptions.filter((s) => s.live)).toHaveLength(3 + 5 + 6 + 5);
+    expect(bus.subscriptions.filter((s) => s.live)).toHaveLength(4 + 5 + 6 + 5);
   });
 
   it("drops and reports invalid inbound messages, and keeps delivering", () => {

@@ -84,7 +84,7 @@ export class BusTransport implements Transport {
 
   /**
    * Delivers to `handler` every valid message `endpoint`'s role needs:
-   * - acceptor: every proposer's prepare and accept, every learner's catch-up;
+   * - acceptor: every proposer's prepare, accept and heartbeat, every learner's catch-up;
    * - proposer: promises and nacks addressed to it, every accepted, every proposer's chosen and
    *   heartbeat (its own included);
    * - learner: every accepted, catch-up replies addressed to it, every proposer's chosen and
@@ -153,7 +153,12 @@ export class BusTransport implements Transport {
     const s = this.#subjects;
     switch (endpoint.role) {
       case "acceptor":
-        return [s.allProposers("prepare"), s.allProposers("accept"), s.allLearners("catchup")];
+        return [
+          s.allProposers("prepare"),
+          s.allProposers("accept"),
+          s.allProposers("heartbeat"),
+          s.allLearners("catchup"),
+        ];
       case "proposer":
         return [
           s.promisesTo(endpoint.id),

@@ -1,6 +1,6 @@
 // The codec at the boundary: every protocol and service message type survives encode → decode
 // unchanged, and each hostile input is refused with its own reason and without throwing.
-import { DEFAULT_LIMITS, type Message } from "@paxos/core";
+import { DEFAULT_LIMITS, type Message, ROUND_MAX, SLOT_MAX } from "@paxos/core";
 import { describe, expect, it } from "vitest";
 import { decodeMessage, decodeService, encode, encodeService, jsonDepth, type DecodeResult } from "./codec.ts";
 import type { ServiceKind, ServiceMessages } from "./schemas.ts";
@@ -27,7 +27,15 @@ const valid: readonly (readonly [string, Message])[] = [
   [subjects.proposer("p1-deadbeef", "prepare"), { type: "prepare", ballot, fromSlot: 3 }],
   [
     subjects.promise("a1", "p1-deadbeef"),
-    { type: "promise", ballot, acceptorId: "a1", chosenBelow: 0, accepted: [{ slot: 3, ballot, value: batch }] },
+    {
+      type: "promise",
+      ballot,
+      acceptorId: "a1",
+      fromSlot: 0,
+      toSlot: null,
+      chosenBelow: 0,
+      accepted: [{ slot: 3, ballot, value: batch }],
+    },
   ],
   [subjects.proposer("p1-deadbeef", "accept"), { type: "accept", ballot, slot: 4, value: batch, chosenBelow: 0 }],
   [subjects.accepted("a2"), { type: "accepted", ballot, slot: 4, value: noop, acceptorId: "a2" }],
@@ -108,16 +116,16 @@ describe("decodeMessage", () => {
     expect(jsonDepth(String.raw`["\"[[", {"a": "\\"}]`, 32)).toBe(2);
   });
 
-  it("refuses rounds and slots that are not non-negative safe integers", () => {
-    for (const slot of [1.5, -1, 2 ** 53, "3", null]) {
+  it("refuses rounds and slots that are not integers in [0, 2^52]", () => {
+    for (const slot of [1.5, -1, 2 ** 53, SLOT_MAX + 1, "3", null]) {
       expectRefused(decode(acceptedSubject, envelope(accepted(slot))), "schema");
     }
-    for (const round of [0.5, -3, 2 ** 53, "1"]) {
+    for (const round of [0.5, -3, 2 ** 53, Number.MAX_SAFE_INTEGER, ROUND_MAX + 1, "1"]) {
       expectRefused(decode(acceptedSubject, envelope(accepted(1, round))), "schema");
     }
     const infinite = JSON.stringify({ v: 1, cluster: CLUSTER, msg: accepted(7) }).replace('"slot":7', '"slot":1e400');
     expectRefused(decode(acceptedSubject, bytes(infinite)), "schema");
-    expect(decode(acceptedSubject, envelope(accepted(Number.MAX_SAFE_INTEGER))).ok).toBe(true);
+    expect(decode(acceptedSubject, envelope(accepted(SLOT_MAX, ROUND_MAX))).ok).toBe(true);
   });
 
   it("refuses another cluster, another version, an unknown type", () => {

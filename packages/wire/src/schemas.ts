@@ -1,21 +1,23 @@
-import type {
-  AcceptedEntry,
-  AcceptedMsg,
-  AcceptMsg,
-  Ballot,
-  CatchupMsg,
-  CatchupReplyMsg,
-  ChosenMsg,
-  ClientRequest,
-  HeartbeatMsg,
-  JsonValue,
-  Limits,
-  Message,
-  NackMsg,
-  PrepareMsg,
-  PromiseMsg,
-  ProposeMsg,
-  SlotValue,
+import {
+  type AcceptedEntry,
+  type AcceptedMsg,
+  type AcceptMsg,
+  type Ballot,
+  type CatchupMsg,
+  type CatchupReplyMsg,
+  type ChosenMsg,
+  type ClientRequest,
+  type HeartbeatMsg,
+  type JsonValue,
+  type Limits,
+  type Message,
+  type NackMsg,
+  ROUND_MAX,
+  SLOT_MAX,
+  type PrepareMsg,
+  type PromiseMsg,
+  type ProposeMsg,
+  type SlotValue,
 } from "@paxos/core";
 import { z } from "zod";
 import { ID_PATTERN } from "./ids.ts";
@@ -90,6 +92,12 @@ export interface WireSchemas {
  */
 export const counterSchema: z.ZodType<number> = z.int().nonnegative();
 
+/** A ballot round: a counter no larger than ROUND_MAX, so that round + 1 stays exact. */
+export const roundSchema: z.ZodType<number> = z.int().min(0).max(ROUND_MAX);
+
+/** A slot: a counter no larger than SLOT_MAX, so that slot + a bound stays exact. */
+export const slotSchema: z.ZodType<number> = z.int().min(0).max(SLOT_MAX);
+
 /** An acceptor, proposer or learner id. */
 export const idSchema: z.ZodType<string> = z.string().regex(ID_PATTERN);
 
@@ -100,7 +108,7 @@ export const requestIdSchema: z.ZodType<string> = z.string().min(1).max(REQUEST_
 export const jsonValueSchema: z.ZodType<JsonValue> = z.custom<JsonValue>(isJsonValue, { message: "not a JSON value" });
 
 /** A real ballot, as proposers issue them. */
-export const ballotSchema: z.ZodType<Ballot> = z.strictObject({ round: counterSchema, proposerId: idSchema });
+export const ballotSchema: z.ZodType<Ballot> = z.strictObject({ round: roundSchema, proposerId: idSchema });
 
 /** A promised ballot: a real ballot, or the zero ballot an acceptor holds before any promise. */
 export const promisedBallotSchema: z.ZodType<Ballot> = z.union([
@@ -131,7 +139,7 @@ function buildSchemas(limits: Limits): WireSchemas {
     z.strictObject({ kind: z.literal("batch"), requests: z.array(clientRequest).max(limits.batchRequestsMax) }),
   ]);
   const acceptedEntry: z.ZodType<AcceptedEntry> = z.strictObject({
-    slot: counterSchema,
+    slot: slotSchema,
     ballot: ballotSchema,
     value: slotValue,
   });
@@ -142,26 +150,33 @@ function buildSchemas(limits: Limits): WireSchemas {
   const prepare: z.ZodType<PrepareMsg> = z.strictObject({
     type: z.literal("prepare"),
     ballot: ballotSchema,
-    fromSlot: counterSchema,
+    fromSlot: slotSchema,
   });
-  const promise: z.ZodType<PromiseMsg> = z.strictObject({
-    type: z.literal("promise"),
-    ballot: ballotSchema,
-    acceptorId: idSchema,
-    chosenBelow: counterSchema,
-    accepted: z.array(acceptedEntry).max(Math.floor(limits.messageBytesMax / ACCEPTED_ENTRY_BYTES_MIN)),
-  });
+  const promise: z.ZodType<PromiseMsg> = z
+    .strictObject({
+      type: z.literal("promise"),
+      ballot: ballotSchema,
+      acceptorId: idSchema,
+      fromSlot: slotSchema,
+      toSlot: slotSchema.nullable(),
+      chosenBelow: slotSchema,
+      accepted: z.array(acceptedEntry).max(Math.floor(limits.messageBytesMax / ACCEPTED_ENTRY_BYTES_MIN)),
+    })
+    .refine((p) => p.toSlot === null || p.toSlot > p.fromSlot, { message: "toSlot must exceed fromSlot" })
+    .refine((p) => p.accepted.every((e) => e.slot >= p.fromSlot && (p.toSlot === null || e.slot < p.toSlot)), {
+      message: "every entry must lie in [fromSlot, toSlot)",
+    });
   const accept: z.ZodType<AcceptMsg> = z.strictObject({
     type: z.literal("accept"),
     ballot: ballotSchema,
-    slot: counterSchema,
+    slot: slotSchema,
     value: slotValue,
-    chosenBelow: counterSchema,
+    chosenBelow: slotSchema,
   });
   const accepted: z.ZodType<AcceptedMsg> = z.strictObject({
     type: z.literal("accepted"),
     ballot: ballotSchema,
-    slot: counterSchema,
+    slot: slotSchema,
     value: slotValue,
     acceptorId: idSchema,
   });
@@ -173,22 +188,22 @@ function buildSchemas(limits: Limits): WireSchemas {
   });
   const chosen: z.ZodType<ChosenMsg> = z.strictObject({
     type: z.literal("chosen"),
-    slot: counterSchema,
+    slot: slotSchema,
     value: slotValue,
   });
   const heartbeat: z.ZodType<HeartbeatMsg> = z.strictObject({
     type: z.literal("heartbeat"),
     ballot: ballotSchema,
-    nextSlot: counterSchema,
-    chosenBelow: counterSchema,
+    nextSlot: slotSchema,
+    chosenBelow: slotSchema,
   });
   const catchup: z.ZodType<CatchupMsg> = z
     .strictObject({
       type: z.literal("catchup"),
       learnerId: idSchema,
-      fromSlot: counterSchema,
-      toSlot: counterSchema,
-      chosenBelow: counterSchema,
+      fromSlot: slotSchema,
+      toSlot: slotSchema,
+      chosenBelow: slotSchema,
     })
     .refine(slotRange, slotRangeError);
   const catchupReply: z.ZodType<CatchupReplyMsg> = z
@@ -196,9 +211,9 @@ function buildSchemas(limits: Limits): WireSchemas {
       type: z.literal("catchupReply"),
       learnerId: idSchema,
       acceptorId: idSchema,
-      fromSlot: counterSchema,
-      toSlot: counterSchema,
-      chosenBelow: counterSchema,
+      fromSlot: slotSchema,
+      toSlot: slotSchema,
+      chosenBelow: slotSchema,
       accepted: z.array(acceptedEntry).max(limits.catchupSlotsMax),
     })
     .refine(slotRange, slotRangeError)
