@@ -1,8 +1,11 @@
 // Runs the AcceptorStore contract (test/contract/acceptor-store-contract.ts) over the memory, file
 // and Redis stores, the Redis one against a real redis-server; then the Redis store's own duties:
 // refusing a non-durable Redis, failing fast while Redis is down or stuck, detecting a wipe under
-// a running store, and the server refusing a truncated AOF (DESIGN.md, pitfalls).
+// a running store, fencing a write that reaches Redis late (held back in a TCP link the test
+// controls) once a newer store has opened, and the server refusing a truncated AOF (DESIGN.md,
+// pitfalls).
 import { mkdtemp, open, readdir, rm, stat } from "node:fs/promises";
+import { connect, createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { FileAcceptorStore, MemoryAcceptorStorage, MemoryAcceptorStore } from "@paxos/embedded";
@@ -20,6 +23,86 @@ import { startRedis, type RedisServer } from "./support/redis-server.ts";
 
 const CLUSTER = "contract";
 const COMMAND_TIMEOUT_MS = 300;
+
+/**
+ * A TCP link to redis-server whose client-to-server direction the test can hold, as a congested
+ * network or a stalled socket would: a write sent while it is held times out at the client, yet
+ * reaches Redis later, when `release` delivers it. One link carries the connections of one store.
+ */
+class HeldLink {
+  readonly url: string;
+  readonly #server: Server;
+  readonly #links: { readonly upstream: Socket; readonly backlog: Buffer[] }[] = [];
+  #held = false;
+  #answers: Buffer[] = [];
+
+  private constructor(server: Server, port: number) {
+    this.#server = server;
+    this.url = `redis://127.0.0.1:${port}`;
+  }
+
+  /** Listens on a free loopback port and forwards every connection to `redisPort`. */
+  static async open(redisPort: number): Promise<HeldLink> {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const address = server.address();
+    if (address === null || typeof address === "string") throw new Error("no TCP address");
+    const link = new HeldLink(server, address.port);
+    server.on("connection", (client) => link.#forward(client, redisPort));
+    return link;
+  }
+
+  /** From now on, bytes from the clients are kept back until `release`. */
+  hold(): void {
+    this.#held = true;
+  }
+
+  /**
+   * Delivers every held byte to Redis, then cuts the link, and resolves with what Redis answered
+   * to them once it has processed them all (it closes the connection after the end of input).
+   */
+  async release(): Promise<string> {
+    this.#answers = [];
+    this.#held = false;
+    await Promise.all(
+      this.#links.map(async ({ upstream, backlog }) => {
+        if (upstream.destroyed) return;
+        const closed = new Promise((resolve) => upstream.once("close", resolve));
+        for (const chunk of backlog.splice(0)) upstream.write(chunk);
+        upstream.end();
+        await closed;
+      }),
+    );
+    return Buffer.concat(this.#answers).toString("utf8");
+  }
+
+  /** Stops listening and drops every connection. */
+  async close(): Promise<void> {
+    for (const { upstream } of this.#links) upstream.destroy();
+    await new Promise((resolve) => this.#server.close(resolve));
+  }
+
+  #forward(client: Socket, redisPort: number): void {
+    const upstream = connect(redisPort, "127.0.0.1");
+    const backlog: Buffer[] = [];
+    this.#links.push({ upstream, backlog });
+    client.on("data", (chunk: Buffer) => {
+      if (this.#held) backlog.push(chunk);
+      else upstream.write(chunk);
+    });
+    upstream.on("data", (chunk: Buffer) => {
+      this.#answers.push(chunk);
+      if (!client.destroyed) client.write(chunk);
+    });
+    // A client that goes away while the link is held leaves its held bytes to `release`.
+    client.on("close", () => {
+      if (!this.#held && backlog.length === 0) upstream.end();
+    });
+    upstream.on("close", () => client.destroy());
+    client.on("error", () => undefined);
+    upstream.on("error", () => undefined);
+  }
+}
 
 acceptorStoreContract("MemoryAcceptorStore", () => {
   const storage = new MemoryAcceptorStorage();
@@ -48,9 +131,9 @@ describe("RedisAcceptorStore", () => {
   let redis: RedisServer;
   let acceptorCount = 0;
 
-  /** A store on `server` for a fresh acceptor id (or `acceptorId`). */
+  /** A store on `server` (a redis-server, or a link to one) for a fresh acceptor id (or `acceptorId`). */
   function redisStore(
-    server: RedisServer,
+    server: { readonly url: string },
     options: { allowInit: boolean; acceptorId?: string; unsafe?: boolean; logs?: string[] },
   ): RedisAcceptorStore {
     return new RedisAcceptorStore({
@@ -92,7 +175,69 @@ describe("RedisAcceptorStore", () => {
     await store.write(acceptWrite(0, ballot(1, "p-a")));
     await store.close();
     const keys = acceptorKeys(CLUSTER, "ttl");
-    for (const key of [keys.identity, keys.promised, keys.accepted]) expect(await redis.cli("TTL", key)).toBe("-1");
+    for (const key of [keys.identity, keys.promised, keys.accepted, keys.epoch]) {
+      expect(await redis.cli("TTL", key)).toBe("-1");
+    }
+  });
+
+  it("refuses a write that timed out and reaches Redis only after a newer open (fenced)", async () => {
+    // Issue 7, hole 4: the host gave up on a write and reopened; the write then landed after the
+    // new store had loaded, and the acceptor's next promise omitted a vote that was on disk.
+    const link = await HeldLink.open(redis.port);
+    try {
+      const older = redisStore(link, { allowInit: true, acceptorId: "late" });
+      await older.open();
+      // Also loads WRITE_SCRIPT into Redis, so the late EVALSHA runs the script (no NOSCRIPT).
+      await older.write(acceptWrite(0, ballot(1, "p-a"), value("before")));
+      link.hold();
+      await expectStoreError(older.write(acceptWrite(1, ballot(2, "p-a"), value("late"))), "unavailable");
+      await older.close();
+      const newer = redisStore(redis, { allowInit: false, acceptorId: "late" });
+      const loaded = await newer.open();
+      expect(loaded.promised).toEqual(ballot(1, "p-a"));
+      expect([...loaded.accepted.keys()]).toEqual([0]);
+      // The late write reaches Redis now, after the newer store loaded its state.
+      expect(await link.release()).toMatch(/PAXOS_FENCED/);
+      // Between the two ballots: refused as corrupt had the late write of 2.p-a landed.
+      await newer.write(promiseWrite(ballot(1, "p-b")));
+      await newer.close();
+      const third = redisStore(redis, { allowInit: false, acceptorId: "late" });
+      const state = await third.open();
+      await third.close();
+      expect(state.promised).toEqual(ballot(1, "p-b"));
+      expect(state.accepted).toEqual(new Map([[0, { slot: 0, ballot: ballot(1, "p-a"), value: value("before") }]]));
+    } finally {
+      await link.close();
+    }
+  });
+
+  it("refuses a malformed epoch key as corrupt", async () => {
+    const store = redisStore(redis, { allowInit: true, acceptorId: "bad-epoch" });
+    await store.open();
+    await store.close();
+    const keys = acceptorKeys(CLUSTER, "bad-epoch");
+    await redis.cli("SET", keys.epoch, "1.5");
+    await expectStoreError(redisStore(redis, { allowInit: false, acceptorId: "bad-epoch" }).open(), "corrupt");
+    await redis.cli("DEL", keys.epoch);
+    await redis.cli("HSET", keys.epoch, "epoch", "3");
+    await expectStoreError(redisStore(redis, { allowInit: false, acceptorId: "bad-epoch" }).open(), "corrupt");
+  });
+
+  it("refuses to initialise over an epoch key left without identity, even with allowInit", async () => {
+    // An epoch exists only once a store opened over an identity: without the identity it was
+    // lost, and this is not a new, empty Redis.
+    const store = redisStore(redis, { allowInit: true, acceptorId: "epoch-only" });
+    await store.open();
+    await store.close();
+    const keys = acceptorKeys(CLUSTER, "epoch-only");
+    await redis.cli("DEL", keys.identity);
+    expect(await redis.cli("EXISTS", keys.promised, keys.accepted, keys.epoch)).toBe("1");
+    const error = await expectStoreError(
+      redisStore(redis, { allowInit: true, acceptorId: "epoch-only" }).open(),
+      "amnesia",
+    );
+    expect(error.message).toMatch(/other keys of this acceptor exist/);
+    expect(await redis.cli("EXISTS", keys.identity)).toBe("0");
   });
 
   it("fails the next write with amnesia when Redis is wiped under an open store", async () => {

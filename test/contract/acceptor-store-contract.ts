@@ -217,6 +217,33 @@ export function acceptorStoreContract(name: string, makeHarness: () => Promise<A
       await expectStoreError(open(false), "amnesia");
     });
 
+    it("a write through a store superseded by a newer open never applies", async () => {
+      // The host reopens after a write timed out (issue 7, hole 4): from the moment the new store
+      // has opened, nothing the old one sends may land behind the state the new one loaded.
+      const { store: older } = await open(true);
+      await older.write(acceptWrite(0, ballot(1, "p-a"), value("before")));
+      const { store: newer, state: loaded } = await open(false);
+      expect(loaded.accepted.get(0)?.value).toEqual(value("before"));
+      // Higher ballots than anything stored, so only the fence can refuse them.
+      const refused = await expectStoreError(
+        older.write(acceptWrite(1, ballot(2, "p-a"), value("late"))),
+        "unavailable",
+      );
+      expect(refused.message).toMatch(/superseded by a newer open/);
+      await newer.write(acceptWrite(2, ballot(3, "p-b"), value("newer")));
+      await expectStoreError(older.write(promiseWrite(ballot(9, "p-a"))), "unavailable");
+      await expectStoreError(older.write(acceptWrite(3, ballot(9, "p-a"), value("late"))), "unavailable");
+      await newer.write(promiseWrite(ballot(4, "p-b")));
+      const { state } = await reopen(newer);
+      expect(state.promised).toEqual(ballot(4, "p-b"));
+      expect(state.accepted).toEqual(
+        new Map([
+          [0, { slot: 0, ballot: ballot(1, "p-a"), value: value("before") }],
+          [2, { slot: 2, ballot: ballot(3, "p-b"), value: value("newer") }],
+        ]),
+      );
+    });
+
     it("refuses writes after close as unavailable", async () => {
       const { store } = await open(true);
       await store.close();

@@ -11,7 +11,9 @@ import {
 /*
  * The compare-and-write rule of the in-process acceptor stores, the same one the Redis store runs
  * in Lua: a write never lowers the stored promise, and an accept raises the promise to its ballot
- * in the same step.
+ * in the same step. Each store also fences itself as the Redis store does: a write through a store
+ * that a newer open of the same storage superseded is refused (`superseded`), so a write that
+ * the host gave up on can never land behind the state a newer store loaded.
  */
 
 /** An acceptor's state as a store holds it, updated in place as writes land. */
@@ -31,6 +33,19 @@ export function refusal(stored: Ballot, write: AcceptorWrite): AcceptorStoreErro
   return new AcceptorStoreError(
     "corrupt",
     `refused write of ${ballotKey(write.promised)}: the stored promise ${ballotKey(stored)} is above it`,
+  );
+}
+
+/**
+ * The refusal of a write through `store` after a newer store opened over the same storage. It is
+ * "unavailable", as any failed write: the caller sends nothing and replaces its store. Nothing was
+ * stored.
+ */
+export function superseded(store: string, write: AcceptorWrite): AcceptorStoreError {
+  return new AcceptorStoreError(
+    "unavailable",
+    `refused write of ${ballotKey(write.promised)}: this ${store} was superseded by a newer open of the same ` +
+      `storage (fenced). Nothing was stored; open a new store.`,
   );
 }
 

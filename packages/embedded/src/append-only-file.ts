@@ -78,7 +78,11 @@ export class AppendOnlyFile {
     });
   }
 
-  /** Waits for appends in flight, then closes the file. */
+  /**
+   * Refuses every later append, waits until every append queued before it has settled (written
+   * and fsync'ed, or failed), then closes the file. The file acceptor store's fence relies on
+   * this: once `close` resolves, nothing more from this handle can reach the file.
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;

@@ -1,11 +1,13 @@
 // What the file acceptor store adds to the shared contract (test/acceptor-store-contract.test.ts):
-// how it reads its log back after a crash. We damage the files as a crash or an operator would
-// and check that only a torn, never-acknowledged last line is forgiven.
-import { appendFile, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+// how it reads its log back after a crash, and how a newer open fences an older store whose
+// append is still in flight. We damage the files as a crash or an operator would and check that
+// only a torn, never-acknowledged last line is forgiven; we hold appends back at the file handle
+// to make an in-flight append slow to land.
+import { appendFile, type FileHandle, mkdtemp, open, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type AcceptorStoreError, type AcceptorWrite, type Ballot } from "@paxos/core";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ACCEPTOR_IDENTITY_FILE, ACCEPTOR_WRITES_FILE, FileAcceptorStore } from "./file-acceptor-store.ts";
 
 const ballot = (round: number, proposerId = "p-a"): Ballot => ({ round, proposerId });
@@ -41,11 +43,35 @@ describe("FileAcceptorStore", () => {
     await first.close();
   }
 
+  /**
+   * Holds every FileHandle.appendFile of this process until `release`: the bytes of an append
+   * started meanwhile are not in the file yet, as with a slow disk.
+   */
+  async function holdAppends(): Promise<{ release(): void }> {
+    const probe = await open(join(dir, "..", "probe"), "w");
+    const prototype = Object.getPrototypeOf(probe) as FileHandle;
+    await probe.close();
+    // Applied below with each handle as `this`, so taking it off the prototype unbound is right.
+    // eslint-disable-next-line @typescript-eslint/unbound-method
+    const appendFileOriginal = prototype.appendFile;
+    let release = (): void => undefined;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    vi.spyOn(prototype, "appendFile").mockImplementation(async function (
+      this: FileHandle,
+      ...args: Parameters<FileHandle["appendFile"]>
+    ) {
+      await released;
+      return await appendFileOriginal.apply(this, args);
+    });
+    return { release };
+  }
+
   beforeEach(async () => {
     dir = join(await mkdtemp(join(tmpdir(), "paxos-file-acceptor-")), "a1");
   });
 
   afterEach(async () => {
+    vi.restoreAllMocks();
     for (const created of stores.splice(0)) await created.close();
     await rm(join(dir, ".."), { recursive: true, force: true });
   });
@@ -62,6 +88,37 @@ describe("FileAcceptorStore", () => {
     const third = await store(false).open();
     expect(third.promised).toEqual(ballot(3));
     expect([...third.accepted.keys()]).toEqual([0, 1, 2]);
+  });
+
+  it("a newer open waits for the appends in flight of the store it supersedes, and replays them", async () => {
+    // Issue 7, hole 4, for files: the older store decided a write and queued its append; had the
+    // newer open read the log before that append landed, its state would lack a vote on disk.
+    const older = store(true);
+    await older.open();
+    await older.write(accept(0, 1));
+    const held = await holdAppends();
+    const late = older.write(accept(1, 2));
+    const opening = store(false).open();
+    // Give the newer open every chance to finish early; the fence makes it wait for the append.
+    const early = await Promise.race([
+      opening.then(
+        () => "opened",
+        () => "failed",
+      ),
+      new Promise((resolve) => setTimeout(() => resolve("waiting"), 200)),
+    ]);
+    held.release();
+    await late;
+    const state = await opening;
+    expect(early).toBe("waiting");
+    expect(state.promised).toEqual(ballot(2));
+    expect([...state.accepted.keys()]).toEqual([0, 1]);
+    // And the older store is fenced from now on.
+    const refused = await older.write(accept(2, 3)).then(
+      () => null,
+      (error: unknown) => error as AcceptorStoreError,
+    );
+    expect(refused?.code).toBe("unavailable");
   });
 
   it("refuses a malformed complete line as corrupt, wherever it is", async () => {

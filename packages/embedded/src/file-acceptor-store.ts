@@ -1,4 +1,4 @@
-import { readFile, stat } from "node:fs/promises";
+import { readFile, realpath, stat } from "node:fs/promises";
 import { join } from "node:path";
 import {
   type AcceptedEntry,
@@ -22,7 +22,14 @@ import {
   parseSlotValue,
   RecordError,
 } from "@paxos/wire";
-import { applyWrite, refusal, snapshot, type StoreLogger, type StoredAcceptorState } from "./acceptor-write-rule.ts";
+import {
+  applyWrite,
+  refusal,
+  snapshot,
+  type StoreLogger,
+  type StoredAcceptorState,
+  superseded,
+} from "./acceptor-write-rule.ts";
 import { AppendOnlyFile, ensureDirectory, writeFileDurably } from "./append-only-file.ts";
 
 /** The identity file: JSON {cluster, acceptorId, createdAtMs}, written once when the acceptor joins. */
@@ -45,11 +52,29 @@ export interface FileAcceptorStoreOptions {
 }
 
 /**
+ * The store that opened each acceptor folder last in this process, by the folder's real path: the
+ * fence of the file store (see FileAcceptorStore). An entry leaves when its store has closed.
+ */
+const folderTenants = new Map<string, FileAcceptorStore>();
+
+/**
  * The acceptor's stable storage in plain files, for `npm start` with no Redis: an identity file
  * and an append-only JSON-lines log of writes, each fsync'ed before `write` resolves (concurrent
  * writes share one fsync). On open the log is replayed; a torn last line (a write that never
  * completed, so was never acknowledged) is dropped, any other bad line is "corrupt". After an I/O
  * failure the store refuses every write ("unavailable") until a new store is opened.
+ *
+ * Fencing. A write the host gave up on must never land behind the state a newer store loaded.
+ * The Redis store needs an epoch on disk because an old write can sit in a socket or in Redis's
+ * queue beyond its process's reach. Here a write decided by a store is queued on that store's
+ * own file handle, in this process, the moment `write` is called; so the fence is in-process: a
+ * new open of a folder claims it, which makes the previous store of that folder refuse every
+ * later write ("unavailable", superseded), and then waits until the previous store's appends in
+ * flight have settled (fsync'ed or failed) and its file is closed, before it reads the log. Every
+ * write of an older store thus either is in the log the new store replays, or is refused: no
+ * epoch record on disk is needed, and the fence holds even if the host never closed the older
+ * store. It assumes one process per folder, which is how the embedded cluster runs; two
+ * processes over one folder are not supported (nothing locks it across processes).
  */
 export class FileAcceptorStore implements AcceptorStore {
   readonly #options: FileAcceptorStoreOptions;
@@ -57,7 +82,15 @@ export class FileAcceptorStore implements AcceptorStore {
   /** The state with every accepted write applied, including those still being fsync'ed. */
   readonly #state: StoredAcceptorState = { promised: ZERO_BALLOT, accepted: new Map(), chosenBelow: 0 };
   #file: AppendOnlyFile | null = null;
+  /** Settles once the log file is closed and every append queued on it has settled. */
+  #fileClosed: Promise<void> | null = null;
   #status: "new" | "opening" | "open" | "failed" | "closed" = "new";
+  /** The real path of the folder once `open` claimed it (the key in `folderTenants`). */
+  #folder: string | null = null;
+  /** Set when a newer open claimed the folder: from then on every write is refused. */
+  #superseded = false;
+  /** Settles (never rejects) once `open` has finished, either way. */
+  #openSettled: Promise<void> = Promise.resolve();
 
   /** Checks the ids; a bad one is a configuration error and throws at once. */
   constructor(options: FileAcceptorStoreOptions) {
@@ -69,15 +102,20 @@ export class FileAcceptorStore implements AcceptorStore {
   }
 
   /**
-   * Checks the identity (claiming an empty folder when allowed), replays the log and returns the
-   * state. Rejects with "amnesia", "corrupt", or "unavailable" (the folder cannot be read or
-   * written). Call once per store.
+   * Claims the folder (superseding the store of this process that opened it before, and waiting
+   * until that store's appends in flight have settled), checks the identity (claiming an empty
+   * folder when allowed), replays the log and returns the state. Rejects with "amnesia",
+   * "corrupt", or "unavailable" (the folder cannot be read or written, or a newer open claimed it
+   * meanwhile). Call once per store.
    */
   async open(): Promise<AcceptorState> {
     if (this.#status !== "new") throw new Error("FileAcceptorStore.open() may be called once");
     this.#status = "opening";
+    let settleOpen = (): void => undefined;
+    this.#openSettled = new Promise((resolve) => (settleOpen = resolve));
     try {
       await ensureDirectory(this.#options.dir);
+      await this.#claimFolder();
       await this.#checkIdentity();
       const { file, lines, tornTailBytes } = await AppendOnlyFile.open(this.#path(ACCEPTOR_WRITES_FILE));
       this.#file = file;
@@ -88,28 +126,35 @@ export class FileAcceptorStore implements AcceptorStore {
         });
       }
       lines.forEach((line, i) => this.#replay(line, i + 1));
+      if (this.#superseded) {
+        throw new AcceptorStoreError("unavailable", `a newer store opened ${this.#options.dir} while this one opened`);
+      }
       if (this.#status !== "opening") throw new AcceptorStoreError("unavailable", "store closed while opening");
       this.#status = "open";
       return snapshot(this.#state);
     } catch (error) {
       this.#status = "failed";
-      await this.#file?.close();
-      this.#file = null;
+      await this.#closeFile().catch(() => undefined);
+      this.#leaveFolder();
       if (error instanceof AcceptorStoreError) throw error;
       if (error instanceof RecordError) throw new AcceptorStoreError("corrupt", error.message, { cause: error });
       throw new AcceptorStoreError("unavailable", `cannot open ${this.#options.dir}: ${String(error)}`, {
         cause: error,
       });
+    } finally {
+      settleOpen();
     }
   }
 
   /**
    * Decides the write by the compare-and-write rule (in call order), appends it, and resolves once
-   * it is fsync'ed. A write below the stored promise rejects with "corrupt"; an I/O failure with
-   * "unavailable", after which this store refuses all writes.
+   * it is fsync'ed. A write below the stored promise rejects with "corrupt"; a write after a newer
+   * store opened the folder with "unavailable" (superseded; nothing is appended); an I/O failure
+   * with "unavailable", after which this store refuses all writes.
    */
   async write(write: AcceptorWrite): Promise<void> {
     checkAcceptorWrite(write);
+    if (this.#superseded) throw superseded("file acceptor store", write);
     const file = this.#file;
     if (this.#status !== "open" || file === null) {
       throw new AcceptorStoreError("unavailable", `file acceptor store is ${this.#status}, not open`);
@@ -118,6 +163,8 @@ export class FileAcceptorStore implements AcceptorStore {
     if (refused !== null) throw refused;
     applyWrite(this.#state, write);
     try {
+      // Queued on the file before this call returns, so a newer open, which waits for this file
+      // to drain, replays it if it lands.
       await file.append([encodeWrite(write)]);
     } catch (error) {
       // The state in memory may now be ahead of the disk: no write may be decided against it.
@@ -128,12 +175,58 @@ export class FileAcceptorStore implements AcceptorStore {
     }
   }
 
-  /** Waits for writes in flight and closes the log. Writes after this reject with "unavailable". */
+  /**
+   * Waits for writes in flight and closes the log, then releases the folder. Writes after this
+   * reject with "unavailable".
+   */
   async close(): Promise<void> {
     this.#status = "closed";
+    // An open under way fails on seeing "closed"; let it finish, so the folder is released only
+    // once nothing of this store touches it any more.
+    await this.#openSettled;
+    try {
+      await this.#closeFile();
+    } finally {
+      this.#leaveFolder();
+    }
+  }
+
+  /**
+   * Makes this store the tenant of its folder. The previous tenant is superseded at once (it
+   * refuses writes from now on), and this resolves once the writes it queued have settled.
+   */
+  async #claimFolder(): Promise<void> {
+    const folder = await realpath(this.#options.dir);
+    const previous = folderTenants.get(folder);
+    folderTenants.set(folder, this);
+    this.#folder = folder;
+    if (previous !== undefined) await previous.#supersede();
+  }
+
+  /** Refuses every later write, then waits until this store's file has drained and closed. */
+  async #supersede(): Promise<void> {
+    this.#superseded = true;
+    // If it is still opening (it may itself be waiting for its predecessor), let it finish first:
+    // it will then see it was superseded and fail, closing its file.
+    await this.#openSettled;
+    await this.#closeFile().catch(() => undefined);
+  }
+
+  /**
+   * Closes the log if it is open, and resolves once the last close (and the appends it drains)
+   * has settled: a close and a supersede racing each other both wait for the same drain.
+   */
+  #closeFile(): Promise<void> {
     const file = this.#file;
-    this.#file = null;
-    await file?.close();
+    if (file !== null) {
+      this.#file = null;
+      this.#fileClosed = file.close();
+    }
+    return this.#fileClosed ?? Promise.resolve();
+  }
+
+  #leaveFolder(): void {
+    if (this.#folder !== null && folderTenants.get(this.#folder) === this) folderTenants.delete(this.#folder);
   }
 
   async #checkIdentity(): Promise<void> {

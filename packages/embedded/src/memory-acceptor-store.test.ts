@@ -1,5 +1,6 @@
 // What the memory acceptor store adds to the shared contract (test/acceptor-store-contract.test.ts):
-// its storage object outlives stores, checks whose it is, and notices a wipe under an open store.
+// its storage object outlives stores, checks whose it is, notices a wipe under an open store, and
+// treats a raised fencing epoch without identity as a lost identity.
 import { AcceptorStoreError, type AcceptorStoreErrorCode } from "@paxos/core";
 import { describe, expect, it } from "vitest";
 import { MemoryAcceptorStorage, MemoryAcceptorStore } from "./memory-acceptor-store.ts";
@@ -25,6 +26,16 @@ describe("MemoryAcceptorStore", () => {
     await new MemoryAcceptorStore({ cluster: "c", acceptorId: "a1", allowInit: true, storage }).open();
     const other = new MemoryAcceptorStore({ cluster: "c", acceptorId: "a2", allowInit: true, storage });
     expect(await codeOf(other.open())).toBe("corrupt");
+  });
+
+  it("refuses to initialise a storage holding only an epoch, without identity, as amnesia", async () => {
+    const storage = new MemoryAcceptorStorage();
+    const first = new MemoryAcceptorStore({ cluster: "c", acceptorId: "a1", allowInit: true, storage });
+    await first.open();
+    await first.close();
+    storage.identity = null;
+    const again = new MemoryAcceptorStore({ cluster: "c", acceptorId: "a1", allowInit: true, storage });
+    expect(await codeOf(again.open())).toBe("amnesia");
   });
 
   it("fails a write with amnesia when the storage is wiped under an open store", async () => {

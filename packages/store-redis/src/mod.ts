@@ -1,6 +1,7 @@
 /**
  * @paxos/store-redis: the acceptor's stable storage in Redis with AOF (`appendfsync always`),
- * one atomic Lua compare-and-write per write, and start-up checks for durability and identity.
+ * one atomic Lua compare-and-write per write fenced by an epoch that every open raises, and
+ * start-up checks for durability and identity.
  */
 export {
   RedisAcceptorStore,

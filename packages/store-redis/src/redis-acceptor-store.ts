@@ -12,7 +12,7 @@ import {
 import { Redis } from "ioredis";
 import { acceptorKeys, type AcceptorKeys, keyList } from "./acceptor-keys.ts";
 import { describeWrongSettings, REQUIRED_SETTINGS, wrongSettings } from "./durability-check.ts";
-import { INIT_SCRIPT, type Script, SCRIPT_ERRORS, WRITE_SCRIPT } from "./scripts.ts";
+import { INIT_SCRIPT, RAISE_EPOCH_SCRIPT, type Script, SCRIPT_ERRORS, WRITE_SCRIPT } from "./scripts.ts";
 import {
   checkAcceptorWrite,
   decodeAcceptedEntry,
@@ -62,6 +62,12 @@ const RECONNECT_DELAY_MAX_MS = 1_000;
  * must reopen a new store before it steps the acceptor again (the core's AcceptorStep contract).
  * Commands never wait for a reconnect: while Redis is away, writes fail at once with
  * "unavailable", and the connection comes back in the background.
+ *
+ * A write that timed out may still be in flight (in a socket buffer, or in Redis's input queue)
+ * and land later. So each store is fenced: `open` raises a fencing epoch stored next to the
+ * state, and every write carries the epoch its store raised and applies only while that is still
+ * the stored one. Once a newer store over the same acceptor has opened, nothing sent through an
+ * older one can apply, and the state the newer store loaded stays the whole state on disk.
  */
 export class RedisAcceptorStore implements AcceptorStore {
   readonly #options: RedisAcceptorStoreOptions;
@@ -70,6 +76,8 @@ export class RedisAcceptorStore implements AcceptorStore {
   readonly #where: string;
   #redis: Redis | null = null;
   #state: "new" | "opening" | "open" | "closed" = "new";
+  /** The fencing epoch this store raised at open (a decimal string, as Redis stores it). */
+  #epoch: string | null = null;
 
   /** Checks the options (a bad one throws at once: it is a configuration error, not an outage). */
   constructor(options: RedisAcceptorStoreOptions) {
@@ -86,9 +94,10 @@ export class RedisAcceptorStore implements AcceptorStore {
   }
 
   /**
-   * Connects, checks durability settings and identity, and loads the state. Rejects with
-   * "unavailable" (Redis unreachable), "notDurable", "amnesia" or "corrupt"; the host must not
-   * vote then. Call once per store.
+   * Connects, checks durability settings and identity, raises the fencing epoch (which supersedes
+   * every store opened before over this acceptor: their writes are refused from then on), and
+   * loads the state. Rejects with "unavailable" (Redis unreachable), "notDurable", "amnesia" or
+   * "corrupt"; the host must not vote then. Call once per store.
    */
   async open(): Promise<AcceptorState> {
     if (this.#state !== "new") throw new Error("RedisAcceptorStore.open() may be called once");
@@ -99,12 +108,17 @@ export class RedisAcceptorStore implements AcceptorStore {
       await this.#command("connect", () => redis.connect());
       await this.#checkDurability(redis);
       await this.#checkIdentity(redis);
+      // Before the load: a write of an older store either landed before this step, so the load
+      // sees it, or arrives after it and is refused.
+      const epoch = await this.#raiseEpoch(redis);
+      this.#epoch = epoch;
       const state = await this.#load(redis);
       if (this.#state !== "opening") throw new AcceptorStoreError("unavailable", "store closed while opening");
       this.#state = "open";
       this.#log("info", "acceptor store open", {
         redis: this.#where,
         acceptorId: this.#options.acceptorId,
+        epoch,
         promised: ballotKey(state.promised),
         acceptedSlots: state.accepted.size,
       });
@@ -118,20 +132,23 @@ export class RedisAcceptorStore implements AcceptorStore {
   }
 
   /**
-   * Applies one write in one script call: refuses it if the identity key is gone ("amnesia") or
-   * if it would lower the stored promise ("corrupt": someone else wrote here, or the caller's
-   * state is behind); otherwise raises the promise and stores the accept, if any, in the same
-   * step. Resolves once Redis has replied, which with `appendfsync always` is after the fsync.
-   * Any other failure (error reply, connection loss, timeout) rejects with "unavailable": the
-   * write may or may not be stored, and the caller must send nothing.
+   * Applies one write in one script call: refuses it if the identity key is gone ("amnesia"), if
+   * a newer store has opened over this acceptor since this one did ("unavailable": this store is
+   * fenced off and must be replaced; nothing was stored), or if it would lower the stored promise
+   * ("corrupt": someone else wrote here, or the caller's state is behind); otherwise raises the
+   * promise and stores the accept, if any, in the same step. Resolves once Redis has replied,
+   * which with `appendfsync always` is after the fsync. Any other failure (error reply,
+   * connection loss, timeout) rejects with "unavailable": the write may or may not be stored
+   * (until a newer store opens, which fences it), and the caller must send nothing.
    */
   async write(write: AcceptorWrite): Promise<void> {
     const redis = this.#redis;
-    if (this.#state !== "open" || redis === null) {
+    const epoch = this.#epoch;
+    if (this.#state !== "open" || redis === null || epoch === null) {
       throw new AcceptorStoreError("unavailable", `acceptor store is ${this.#state}, not open`);
     }
     checkAcceptorWrite(write);
-    const args = [String(write.promised.round), write.promised.proposerId, String(write.chosenBelow)];
+    const args = [epoch, String(write.promised.round), write.promised.proposerId, String(write.chosenBelow)];
     if (write.accept !== null) args.push(String(write.accept.slot), encodeAcceptedEntry(write.accept));
     try {
       await this.#evalScript(redis, WRITE_SCRIPT, args);
@@ -143,6 +160,18 @@ export class RedisAcceptorStore implements AcceptorStore {
           "amnesia",
           `${this.#where} lost this acceptor's identity key ${this.#keys.identity} while it ran: Redis was wiped ` +
             `or replaced. Stop voting; restore its AOF or replace the acceptor.`,
+          { cause: error },
+        );
+      }
+      if (message.startsWith(SCRIPT_ERRORS.fenced)) {
+        this.#log("warn", "write refused: this store was superseded by a newer open (fenced)", {
+          redis: this.#where,
+          epoch,
+        });
+        throw new AcceptorStoreError(
+          "unavailable",
+          `refused write of ${ballotKey(write.promised)}: this store was superseded by a newer open of acceptor ` +
+            `${this.#options.acceptorId} (fenced: ${message}). Nothing was stored; open a new store.`,
           { cause: error },
         );
       }
@@ -268,7 +297,8 @@ export class RedisAcceptorStore implements AcceptorStore {
       if (!errorMessage(error).startsWith(SCRIPT_ERRORS.notEmpty)) throw unavailable("init", error);
       throw new AcceptorStoreError(
         "amnesia",
-        `${missing}, but other keys of this acceptor exist: it voted before and lost its identity. ` +
+        `${missing}, but other keys of this acceptor exist (its votes or its fencing epoch): it was opened ` +
+          `before and lost its identity. ` +
           `Refusing to initialise over that state: restore Redis from its AOF backup, or retire this acceptor id.`,
         { cause: error },
       );
@@ -277,6 +307,32 @@ export class RedisAcceptorStore implements AcceptorStore {
       redis: this.#where,
       key: this.#keys.identity,
     });
+  }
+
+  /** Raises the fencing epoch in one script call and returns the new one. */
+  async #raiseEpoch(redis: Redis): Promise<string> {
+    let reply: unknown;
+    try {
+      reply = await this.#evalScript(redis, RAISE_EPOCH_SCRIPT, []);
+    } catch (error) {
+      const message = errorMessage(error);
+      if (message.startsWith(SCRIPT_ERRORS.amnesia)) {
+        throw new AcceptorStoreError(
+          "amnesia",
+          `${this.#where} lost this acceptor's identity key ${this.#keys.identity} while it opened: Redis was ` +
+            `wiped or replaced. Restore its AOF or replace the acceptor.`,
+          { cause: error },
+        );
+      }
+      if (message.startsWith(SCRIPT_ERRORS.corrupt)) {
+        throw new AcceptorStoreError("corrupt", `${this.#keys.epoch} on ${this.#where}: ${message}`, { cause: error });
+      }
+      throw unavailable("raise epoch", error);
+    }
+    if (typeof reply !== "string") {
+      throw new AcceptorStoreError("corrupt", `raising ${this.#keys.epoch} returned ${JSON.stringify(reply)}`);
+    }
+    return reply;
   }
 
   async #load(redis: Redis): Promise<AcceptorState> {
@@ -310,14 +366,17 @@ export class RedisAcceptorStore implements AcceptorStore {
     return { promised, accepted, chosenBelow };
   }
 
-  /** EVALSHA, falling back to EVAL when Redis does not have the script cached (after a restart). */
-  async #evalScript(redis: Redis, script: Script, args: readonly string[]): Promise<void> {
+  /**
+   * EVALSHA, falling back to EVAL when Redis does not have the script cached (after a restart).
+   * Returns the script's reply.
+   */
+  async #evalScript(redis: Redis, script: Script, args: readonly string[]): Promise<unknown> {
     const keys = keyList(this.#keys);
     try {
-      await redis.evalsha(script.sha1, keys.length, ...keys, ...args);
+      return await redis.evalsha(script.sha1, keys.length, ...keys, ...args);
     } catch (error) {
       if (!errorMessage(error).startsWith("NOSCRIPT")) throw error;
-      await redis.eval(script.lua, keys.length, ...keys, ...args);
+      return await redis.eval(script.lua, keys.length, ...keys, ...args);
     }
   }
 
