@@ -8,7 +8,8 @@ import { mkdtemp, open, readdir, rm, stat } from "node:fs/promises";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { FileAcceptorStore, MemoryAcceptorStorage, MemoryAcceptorStore } from "@paxos/embedded";
+import { MemoryAcceptorStorage, MemoryAcceptorStore } from "@paxos/embedded";
+import { FileAcceptorStore } from "@paxos/store-file";
 import { RedisAcceptorStore, acceptorKeys } from "@paxos/store-redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {

@@ -5,8 +5,14 @@ import {
   type AcceptorWrite,
   ZERO_BALLOT,
 } from "@paxos/core";
-import { checkAcceptorWrite } from "@paxos/wire";
-import { applyWrite, refusal, snapshot, type StoredAcceptorState, superseded } from "./acceptor-write-rule.ts";
+import {
+  applyWrite,
+  checkAcceptorWrite,
+  refusal,
+  snapshot,
+  type StoredAcceptorState,
+  superseded,
+} from "@paxos/store-records";
 
 /**
  * The "disk" of a MemoryAcceptorStore: it outlives the stores opened over it, as a disk outlives

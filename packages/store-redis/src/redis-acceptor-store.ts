@@ -19,11 +19,11 @@ import {
   decodeIdentity,
   encodeAcceptedEntry,
   encodeIdentity,
-  isValidId,
   parseBallot,
   parseSafeInteger,
   RecordError,
-} from "@paxos/wire";
+} from "@paxos/store-records";
+import { isValidId } from "@paxos/wire";
 
 /** Severity of a store log line; the host maps it onto its own logger (pino). */
 export type StoreLogLevel = "debug" | "info" | "warn" | "error";

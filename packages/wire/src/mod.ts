@@ -69,18 +69,3 @@ export {
   publishAcceptorStatus,
   subscribeAcceptorStatus,
 } from "./service-api.ts";
-export {
-  type IdentityRecord,
-  RecordError,
-  isValidProposerId,
-  parseSafeInteger,
-  parseBallot,
-  parseSlotValue,
-  parseJsonObject,
-  isObject,
-  encodeIdentity,
-  decodeIdentity,
-  encodeAcceptedEntry,
-  decodeAcceptedEntry,
-  checkAcceptorWrite,
-} from "./stored-records.ts";

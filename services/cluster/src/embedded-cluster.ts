@@ -2,7 +2,7 @@ import type { Server } from "node:http";
 import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { FileAcceptorStore, FileLearnerStore, MemoryBus, type StoreLogger } from "@paxos/embedded";
+import { MemoryBus } from "@paxos/embedded";
 import { createGatewayApp } from "@paxos/gateway-app";
 import {
   createLogger,
@@ -16,6 +16,7 @@ import {
   startLearnerRole,
   startProposerRole,
 } from "@paxos/host";
+import { FileAcceptorStore, FileLearnerStore, type StoreLogger } from "@paxos/store-file";
 import { Subjects } from "@paxos/wire";
 import type { LevelWithSilent } from "pino";
 import { printReady } from "./banner.ts";

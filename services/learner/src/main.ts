@@ -1,7 +1,6 @@
 // The learner process: learns chosen values, keeps the decided log in PAXOS_DATA_DIR, publishes
 // deliveries and answers reads over NATS. Thin wiring only: config → NATS → file store →
 // LearnerHost → admin server → signals.
-import { FileLearnerStore } from "@paxos/embedded";
 import {
   connectBusOrExit,
   createLogger,
@@ -14,6 +13,7 @@ import {
   startLearnerRole,
   superviseRole,
 } from "@paxos/host";
+import { FileLearnerStore } from "@paxos/store-file";
 import { NatsBus } from "@paxos/transport-nats";
 
 const config = loadConfigOrExit("learner", learnerConfig);

@@ -11,26 +11,24 @@ import {
   ZERO_BALLOT,
 } from "@paxos/core";
 import {
+  applyWrite,
   checkAcceptorWrite,
   decodeIdentity,
   encodeIdentity,
   isObject,
-  isValidId,
   parseBallot,
   parseJsonObject,
   parseSafeInteger,
   parseSlotValue,
   RecordError,
-} from "@paxos/wire";
-import {
-  applyWrite,
   refusal,
   snapshot,
-  type StoreLogger,
   type StoredAcceptorState,
   superseded,
-} from "./acceptor-write-rule.ts";
+} from "@paxos/store-records";
+import { isValidId } from "@paxos/wire";
 import { AppendOnlyFile, ensureDirectory, writeFileDurably } from "./append-only-file.ts";
+import type { StoreLogger } from "./store-logger.ts";
 
 /** The identity file: JSON {cluster, acceptorId, createdAtMs}, written once when the acceptor joins. */
 export const ACCEPTOR_IDENTITY_FILE = "acceptor-identity.json";

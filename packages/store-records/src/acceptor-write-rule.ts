@@ -9,9 +9,10 @@ import {
 } from "@paxos/core";
 
 /*
- * The compare-and-write rule of the in-process acceptor stores, the same one the Redis store runs
- * in Lua: a write never lowers the stored promise, and an accept raises the promise to its ballot
- * in the same step. Each store also fences itself as the Redis store does: a write through a store
+ * The compare-and-write rule of the in-process acceptor stores (MemoryAcceptorStore in
+ * @paxos/embedded, FileAcceptorStore in @paxos/store-file), the same one the Redis store runs in
+ * Lua: a write never lowers the stored promise, and an accept raises the promise to its ballot in
+ * the same step. Each store also fences itself as the Redis store does: a write through a store
  * that a newer open of the same storage superseded is refused (`superseded`), so a write that
  * the host gave up on can never land behind the state a newer store loaded.
  */
@@ -60,10 +61,3 @@ export function applyWrite(state: StoredAcceptorState, write: AcceptorWrite): vo
 export function snapshot(state: StoredAcceptorState): AcceptorState {
   return { promised: state.promised, accepted: new Map(state.accepted), chosenBelow: state.chosenBelow };
 }
-
-/** The optional log of the embedded stores (same shape as @paxos/store-redis's StoreLogger). */
-export type StoreLogger = (
-  level: "debug" | "info" | "warn" | "error",
-  msg: string,
-  fields: Readonly<Record<string, unknown>>,
-) => void;

@@ -1,8 +1,8 @@
 import { join } from "node:path";
 import { type LearnerStore, sameSlotValue, type SlotValue } from "@paxos/core";
-import type { StoreLogger } from "./acceptor-write-rule.ts";
+import { parseJsonObject, parseSafeInteger, parseSlotValue, RecordError } from "@paxos/store-records";
 import { AppendOnlyFile, ensureDirectory } from "./append-only-file.ts";
-import { parseJsonObject, parseSafeInteger, parseSlotValue, RecordError } from "@paxos/wire";
+import type { StoreLogger } from "./store-logger.ts";
 
 /** The learner's log file: one JSON line `{"slot":"7","value":…}` per learned slot. */
 export const LEARNED_FILE = "learned.jsonl";

@@ -2,7 +2,7 @@ import { type FileHandle, mkdir, open, rename } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 
 /*
- * The durable file primitive of the embedded stores: a log of text lines, appended and fsync'ed
+ * The durable file primitive of the file stores: a log of text lines, appended and fsync'ed
  * before an append resolves, and read back on open. Concurrent appends share one write and one
  * fsync (group commit), in call order.
  */
