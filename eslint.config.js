@@ -37,8 +37,8 @@ export default tseslint.config(
       "no-restricted-imports": ["error", { patterns: [entryPointOnly, noServices] }],
     },
   },
-  // Adapters depend on the core's types (and the wire format), never on each other.
-  ...["store-redis", "transport-nats", "embedded"].map((adapter) => ({
+  // Adapters depend on the core's types (the wire format, the stored record format), never on each other.
+  ...["store-redis", "store-file", "transport-nats", "embedded"].map((adapter) => ({
     files: [`packages/${adapter}/src/**/*.ts`],
     rules: {
       "no-restricted-imports": [
@@ -48,14 +48,31 @@ export default tseslint.config(
             entryPointOnly,
             noServices,
             {
-              regex: `^@paxos/(?!core$|wire$)`,
-              message: "Adapters depend only on @paxos/core and @paxos/wire, never on each other or on hosts.",
+              regex: `^@paxos/(?!core$|wire$|store-records$)`,
+              message:
+                "Adapters depend only on @paxos/core, @paxos/wire and @paxos/store-records, never on each other or on hosts.",
             },
           ],
         },
       ],
     },
   })),
+  // The stored record format is shared by the store adapters and builds on the core alone.
+  {
+    files: ["packages/store-records/src/**/*.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            entryPointOnly,
+            noServices,
+            { regex: "^@paxos/(?!core$)", message: "@paxos/store-records depends only on @paxos/core." },
+          ],
+        },
+      ],
+    },
+  },
   {
     files: ["packages/core/src/**/*.ts"],
     ignores: ["**/*.test.ts"],
@@ -79,6 +96,32 @@ export default tseslint.config(
         { object: "Math", property: "random", message: "The core is pure: randomness comes in as an argument." },
         { object: "Date", property: "now", message: "The core is pure: time comes in as an argument." },
         { object: "globalThis", message: "The core is pure: no ambient globals." },
+      ],
+    },
+  },
+  // The drivers are deterministic: time comes from the injected Clock, randomness from the host.
+  {
+    files: ["packages/drivers/src/**/*.ts"],
+    ignores: ["**/*.test.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            entryPointOnly,
+            { regex: "^node:", message: "Drivers are deterministic: inject what they need." },
+            { regex: "^@paxos/(?!core$)", message: "Drivers depend only on @paxos/core." },
+          ],
+        },
+      ],
+      "no-restricted-globals": [
+        "error",
+        ...impureGlobals.map((g) => ({ ...g, message: "Drivers are deterministic: use the injected Clock." })),
+      ],
+      "no-restricted-properties": [
+        "error",
+        { object: "Math", property: "random", message: "Drivers are deterministic: randomness is injected." },
+        { object: "Date", property: "now", message: "Drivers are deterministic: use the injected Clock." },
       ],
     },
   },

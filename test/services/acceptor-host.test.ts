@@ -32,10 +32,12 @@ function setup(overrides: { queueMessagesMax?: number } = {}) {
     registry,
     publishStatus: (status) => statuses.push(status),
     onFatal: (error, exitCode) => fatal.push({ error, exitCode }),
-    reopenBackoffMinMs: 5,
-    reopenBackoffMaxMs: 20,
     statusIntervalMs: 20,
-    ...(overrides.queueMessagesMax === undefined ? {} : { queueMessagesMax: overrides.queueMessagesMax }),
+    hostLimits: {
+      storeReopenBackoffMinMs: 5,
+      storeReopenBackoffMaxMs: 20,
+      ...(overrides.queueMessagesMax === undefined ? {} : { acceptorQueueMessagesMax: overrides.queueMessagesMax }),
+    },
   });
   return { stores, transport, fatal, statuses, host, registry };
 }

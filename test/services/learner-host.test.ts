@@ -34,7 +34,7 @@ function setup(stores = new ControlledLearnerStores()) {
     registry: createRegistry(false),
     publishDelivered: (event) => delivered.push(event),
     onFatal: (error, exitCode) => fatal.push({ error, exitCode }),
-    appendRetryMaxMs: 20,
+    hostLimits: { learnerAppendRetryMaxMs: 20 },
   });
   return { stores, transport, delivered, fatal, host };
 }

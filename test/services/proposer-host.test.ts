@@ -17,9 +17,16 @@ function setup() {
     logger: silentLogger(),
     registry: createRegistry(false),
     onFatal: (error, exitCode) => fatal.push({ error, exitCode }),
-    now: () => nowMs,
+    // Virtual time for the core, real timers for the ticks.
+    clock: {
+      now: () => nowMs,
+      setTimer: (delayMs, fn) => {
+        const timer = setTimeout(fn, delayMs);
+        return { cancel: () => clearTimeout(timer) };
+      },
+    },
     random: () => 0,
-    tickIntervalMs: 2,
+    hostLimits: { proposerTickIntervalMs: 2 },
   });
   return { host, transport, fatal, advance: (ms: number) => (nowMs += ms) };
 }

@@ -1,17 +1,21 @@
-import { performance } from "node:perf_hooks";
 import {
   DEFAULT_LIMITS,
   type Delivery,
-  type Endpoint,
   InvariantViolation,
-  Learner,
-  type LearnerStep,
   type LearnerStore,
   type Limits,
   type LogEntry,
-  type Message,
   type Transport,
+  utf8Bytes,
 } from "@paxos/core";
+import {
+  type Clock,
+  DEFAULT_HOST_LIMITS,
+  drivenLearnerStore,
+  type HostLimits,
+  LearnerDriver,
+  type LearnerEvent,
+} from "@paxos/drivers";
 import {
   type DeliveredEvent,
   LEARNER_RANGE_LIMIT_MAX,
@@ -25,11 +29,7 @@ import { EXIT_CODES } from "./exit-codes.ts";
 import type { FatalHandler } from "./fatal.ts";
 import type { Logger } from "./logger.ts";
 import { droppedMessagesCounter, STORAGE_SECONDS_BUCKETS } from "./metrics.ts";
-import { SerialQueue } from "./serial-queue.ts";
-import { sleep } from "./timing.ts";
-
-/** Room kept in a range answer for its envelope (op, next, version, cluster). */
-const RANGE_REPLY_OVERHEAD_BYTES = 4_096;
+import { realClock } from "./real-clock.ts";
 
 /** How a LearnerHost is set up. */
 export interface LearnerHostOptions {
@@ -48,258 +48,173 @@ export interface LearnerHostOptions {
   /** Called when a core step throws (a broken invariant); the default in services exits 70. */
   readonly onFatal: FatalHandler;
   readonly limits?: Limits;
-  /** How often the core's timers are advanced. Default 20 ms. */
-  readonly tickIntervalMs?: number;
-  /** Inbound messages waiting to be stepped; more are dropped (catch-up refetches). Default 10,000. */
-  readonly queueMessagesMax?: number;
-  /** A monotonic clock in ms. Default `performance.now()`. */
-  readonly now?: () => number;
-  /** Longest wait between retries of a failed append. Default 2,000. */
-  readonly appendRetryMaxMs?: number;
+  readonly hostLimits?: Partial<HostLimits>;
+  readonly clock?: Clock;
 }
 
 /**
- * Runs one core Learner over a Transport and a LearnerStore. Inputs (messages and ticks) are
- * stepped one at a time through a bounded serial queue; each step's sends go out at once, its
- * learned slots are appended to the store, and only once they are durable are its deliveries
- * published and visible to queries. A restarted learner therefore never un-delivers anything.
+ * Runs one LearnerDriver (step, append durably, then deliver) with real timers, a Promise-based
+ * store, prom-client metrics and pino logs, publishes every durable delivery and answers
+ * LearnerQueries from the durable part of the log.
  */
 export class LearnerHost {
   readonly learnerId: string;
   readonly #options: LearnerHostOptions;
-  readonly #endpoint: Endpoint;
   readonly #log: Logger;
-  readonly #now: () => number;
-  readonly #queue: SerialQueue;
   readonly #metrics: LearnerMetrics;
   readonly #limits: Limits;
-  #learner: Learner | null = null;
-  #store: LearnerStore | null = null;
-  /** Entries [0, durableIndex) and slots [0, durableSlot) are on disk: all that queries reveal. */
-  #durableIndex = 0;
-  #durableSlot = 0;
-  #appendFailing = false;
-  #tickQueued = false;
-  #subscription: { unsubscribe(): void } | null = null;
-  #tickTimer: NodeJS.Timeout | null = null;
-  #failed = false;
+  readonly #hostLimits: HostLimits;
+  readonly #driver: LearnerDriver;
   #stopped = false;
 
   constructor(options: LearnerHostOptions) {
     this.learnerId = options.learnerId;
     this.#options = options;
-    this.#endpoint = { role: "learner", id: options.learnerId };
     this.#log = options.logger;
-    this.#now = options.now ?? (() => performance.now());
-    this.#queue = new SerialQueue(options.queueMessagesMax ?? 10_000, (error) => this.#fatal(error));
     this.#metrics = learnerMetrics(options.registry);
     this.#limits = options.limits ?? DEFAULT_LIMITS;
+    this.#hostLimits = { ...DEFAULT_HOST_LIMITS, ...options.hostLimits };
+    this.#driver = new LearnerDriver({
+      learnerId: options.learnerId,
+      acceptorIds: options.acceptorIds,
+      clock: options.clock ?? realClock,
+      transport: options.transport,
+      createStore: () =>
+        drivenLearnerStore(options.createStore(), (error) =>
+          this.#log.warn({ err: error }, "closing the store failed"),
+        ),
+      limits: this.#limits,
+      hostLimits: this.#hostLimits,
+      onEvent: (event) => this.#onEvent(event),
+    });
   }
 
   /**
    * Loads the log from the store, rebuilds the learner from it (nothing is delivered again),
    * subscribes to the transport and starts the tick timer. Rejects when the store cannot be read.
    */
-  async start(): Promise<void> {
-    const store = this.#options.createStore();
-    this.#store = store;
-    let restored: Awaited<ReturnType<LearnerStore["load"]>>;
-    try {
-      restored = await store.load();
-    } catch (error) {
-      await this.#closeStore();
-      throw error;
-    }
-    try {
-      this.#learner = new Learner(
-        {
-          learnerId: this.learnerId,
-          acceptorIds: this.#options.acceptorIds,
-          ...(this.#options.limits === undefined ? {} : { limits: this.#options.limits }),
-        },
-        restored,
-        this.#now(),
-      );
-    } catch (error) {
-      // Two values stored for one slot: the stored log itself breaks an invariant.
-      this.#fatal(error);
-      return;
-    }
-    this.#markDurable(this.#learner);
-    this.#log.info(
-      { storedSlots: restored.length, nextIndex: this.#durableIndex, nextSlot: this.#durableSlot },
-      "log loaded",
+  start(): Promise<void> {
+    return new Promise((resolve, reject) =>
+      this.#driver.start((error) => {
+        if (error === null) resolve();
+        else reject(error instanceof Error ? error : new Error("learner store load failed", { cause: error }));
+      }),
     );
-    this.#subscription = this.#options.transport.subscribe(this.#endpoint, (msg) => this.#enqueue(msg));
-    this.#tickTimer = setInterval(() => this.#enqueueTick(), this.#options.tickIntervalMs ?? 20);
-    this.#tickTimer.unref();
   }
 
   /** What `/readyz` reports: ready once the log is loaded and appends succeed. */
   readiness(): Readiness {
+    const driver = this.#driver;
     return {
-      ready: this.#learner !== null && !this.#appendFailing && !this.#failed,
+      ready: driver.ready,
       detail: {
         learnerId: this.learnerId,
-        loaded: this.#learner !== null,
-        appendFailing: this.#appendFailing,
-        nextIndex: this.#durableIndex,
-        nextSlot: this.#durableSlot,
+        loaded: driver.loaded,
+        appendFailing: driver.appendFailing,
+        nextIndex: driver.durableIndex,
+        nextSlot: driver.durableSlot,
       },
     };
   }
 
   /**
    * Answers a LearnerQuery from the durable part of the log: an entry not yet on disk reads as
-   * not decided. Range reads are capped at LEARNER_RANGE_LIMIT_MAX entries.
+   * not decided. Range reads are capped at LEARNER_RANGE_LIMIT_MAX entries and one message.
    */
   query(query: LearnerQuery): LearnerReply {
-    const learner = this.#learner;
+    const driver = this.#driver;
     switch (query.op) {
       case "entry":
-        return { op: "entry", entry: this.#durableEntry(query.index) };
+        return { op: "entry", entry: wireEntry(driver.entry(query.index)) };
       case "range": {
         // The answer must fit one message: stop early when the next entry would not, and let
         // `next` tell the reader where to go on.
         const entries: LogEntryWire[] = [];
-        const end = Math.min(query.from + Math.min(query.limit, LEARNER_RANGE_LIMIT_MAX), this.#durableIndex);
-        let bytesLeft = this.#limits.messageBytesMax - RANGE_REPLY_OVERHEAD_BYTES;
+        const end = Math.min(query.from + Math.min(query.limit, LEARNER_RANGE_LIMIT_MAX), driver.durableIndex);
+        let bytesLeft = this.#limits.messageBytesMax - this.#hostLimits.rangeReplyOverheadBytes;
         for (let index = query.from; index < end; index++) {
-          const entry = this.#durableEntry(index);
+          const entry = wireEntry(driver.entry(index));
           if (entry === null) break;
-          bytesLeft -= Buffer.byteLength(JSON.stringify(entry)) + 1;
+          bytesLeft -= utf8Bytes(JSON.stringify(entry)) + 1;
           if (bytesLeft < 0) break;
           entries.push(entry);
         }
         return { op: "range", entries, next: query.from + entries.length };
       }
-      case "lookup": {
-        const index = learner?.indexOf(query.requestId);
-        return { op: "lookup", entry: index === undefined ? null : this.#durableEntry(index) };
-      }
+      case "lookup":
+        return { op: "lookup", entry: wireEntry(driver.lookup(query.requestId)) };
       case "status":
         return {
           op: "status",
           learnerId: this.learnerId,
-          nextIndex: this.#durableIndex,
-          nextSlot: this.#durableSlot,
-          gapSlots: learner?.gapSlots ?? 0,
+          nextIndex: driver.durableIndex,
+          nextSlot: driver.durableSlot,
+          gapSlots: driver.gapSlots,
         };
     }
   }
 
-  /** Stops intake and the timer, finishes the step in progress, drops the rest, closes the store. */
-  async stop(): Promise<void> {
-    if (this.#stopped) return;
+  /** Stops intake and the timer, drops what waits and closes the store. */
+  stop(): Promise<void> {
     this.#stopped = true;
-    this.#subscription?.unsubscribe();
-    if (this.#tickTimer !== null) clearInterval(this.#tickTimer);
-    this.#queue.clear();
-    await this.#queue.drain();
-    await this.#closeStore();
+    this.#driver.stop();
+    return Promise.resolve();
   }
 
-  #enqueue(msg: Message): void {
-    const learner = this.#learner;
-    if (learner === null || this.#failed || this.#stopped) return;
-    const queued = this.#queue.push(() => this.#handle(() => learner.receive(msg, this.#now())));
-    if (!queued) this.#metrics.dropped.inc({ reason: "queueFull" });
-  }
-
-  #enqueueTick(): void {
-    const learner = this.#learner;
-    if (learner === null || this.#tickQueued || this.#failed || this.#stopped) return;
-    this.#tickQueued = true;
-    const queued = this.#queue.push(async () => {
-      this.#tickQueued = false;
-      await this.#handle(() => learner.tick(this.#now()));
-    });
-    if (!queued) this.#tickQueued = false;
-  }
-
-  /** One step: send at once, make `learned` durable, then publish the deliveries. */
-  async #handle(run: () => LearnerStep): Promise<void> {
-    const learner = this.#learner;
-    if (learner === null || this.#failed || this.#stopped) return;
-    // A throw here is an InvariantViolation (two values for one slot): the queue hands it to #fatal.
-    const step = run();
-    for (const out of step.send) this.#options.transport.publish(this.#endpoint, out);
-    if (step.learned.length === 0) return;
-    await this.#appendDurably(step.learned);
-    this.#markDurable(learner);
-    for (const delivery of step.delivered) {
-      this.#metrics.delivered.inc({ kind: delivery.kind });
-      try {
-        this.#options.publishDelivered(deliveredEvent(this.learnerId, delivery));
-      } catch (error) {
-        this.#log.warn({ err: error }, "publishing a delivery failed");
-      }
+  #onEvent(event: LearnerEvent): void {
+    const metrics = this.#metrics;
+    switch (event.kind) {
+      case "loaded":
+        this.#log.info(
+          { storedSlots: event.storedSlots, nextIndex: event.nextIndex, nextSlot: event.nextSlot },
+          "log loaded",
+        );
+        this.#observeProgress();
+        break;
+      case "dropped":
+        metrics.dropped.inc({ reason: event.reason });
+        break;
+      case "appended":
+        metrics.appendSeconds.observe(event.durationMs / 1000);
+        this.#observeProgress();
+        break;
+      case "appendFailed":
+        metrics.appendFailures.inc();
+        this.#log.error(
+          { err: event.error, retryInMs: event.retryInMs },
+          "store append failed: retrying on a new store",
+        );
+        break;
+      case "appendRecovered":
+        this.#log.info("store append works again");
+        break;
+      case "delivered":
+        metrics.delivered.inc({ kind: event.delivery.kind });
+        try {
+          this.#options.publishDelivered(deliveredEvent(this.learnerId, event.delivery));
+        } catch (error) {
+          this.#log.warn({ err: error }, "publishing a delivery failed");
+        }
+        break;
+      case "fatal":
+        if (this.#stopped && !(event.error instanceof InvariantViolation)) {
+          this.#log.warn({ err: event.error }, "step abandoned at shutdown");
+          return;
+        }
+        this.#options.onFatal(event.error, EXIT_CODES.invariant);
+        break;
     }
   }
 
-  /**
-   * Appends until the store takes it, backing off; meanwhile the learner is not ready and the
-   * queue fills and drops (catch-up fetches what was dropped). Gives up only when stopped.
-   */
-  async #appendDurably(learned: LearnerStep["learned"]): Promise<void> {
-    let waitMs = 50;
-    for (;;) {
-      const endTimer = this.#metrics.appendSeconds.startTimer();
-      try {
-        this.#store ??= this.#options.createStore();
-        await this.#store.append(learned);
-        endTimer();
-        if (this.#appendFailing) this.#log.info("store append works again");
-        this.#appendFailing = false;
-        return;
-      } catch (error) {
-        endTimer();
-        this.#metrics.appendFailures.inc();
-        this.#appendFailing = true;
-        this.#log.error({ err: error, retryInMs: waitMs }, "store append failed: retrying on a new store");
-        // The failed store may refuse every later append; the next attempt opens a fresh one.
-        await this.#closeStore();
-      }
-      if (this.#stopped) throw new Error("learner stopped while its store append was failing");
-      await sleep(waitMs);
-      waitMs = Math.min(this.#options.appendRetryMaxMs ?? 2_000, waitMs * 2);
-    }
+  #observeProgress(): void {
+    this.#metrics.decidedIndex.set(this.#driver.durableIndex);
+    this.#metrics.nextSlot.set(this.#driver.durableSlot);
+    this.#metrics.gapSlots.set(this.#driver.gapSlots);
   }
+}
 
-  async #closeStore(): Promise<void> {
-    const store = this.#store;
-    this.#store = null;
-    if (store === null) return;
-    try {
-      await store.close();
-    } catch (error) {
-      this.#log.warn({ err: error }, "closing the store failed");
-    }
-  }
-
-  #markDurable(learner: Learner): void {
-    this.#durableIndex = learner.nextIndex;
-    this.#durableSlot = learner.nextSlot;
-    this.#metrics.decidedIndex.set(this.#durableIndex);
-    this.#metrics.nextSlot.set(this.#durableSlot);
-    this.#metrics.gapSlots.set(learner.gapSlots);
-  }
-
-  #durableEntry(index: number): LogEntryWire | null {
-    if (!Number.isSafeInteger(index) || index < 0 || index >= this.#durableIndex) return null;
-    const entry = this.#learner?.entry(index);
-    return entry === undefined ? null : logEntryWire(entry);
-  }
-
-  #fatal(error: unknown): void {
-    if (this.#stopped && !(error instanceof InvariantViolation)) {
-      this.#log.warn({ err: error }, "step abandoned at shutdown");
-      return;
-    }
-    this.#failed = true;
-    this.#queue.clear();
-    this.#options.onFatal(error, EXIT_CODES.invariant);
-  }
+function wireEntry(entry: LogEntry | undefined): LogEntryWire | null {
+  return entry === undefined ? null : logEntryWire(entry);
 }
 
 function logEntryWire(entry: LogEntry): LogEntryWire {

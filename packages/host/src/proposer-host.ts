@@ -1,20 +1,14 @@
 import { randomBytes } from "node:crypto";
-import { performance } from "node:perf_hooks";
-import {
-  type Endpoint,
-  type Limits,
-  type Message,
-  Proposer,
-  type ProposerRole,
-  type ProposerStep,
-  type Transport,
-} from "@paxos/core";
+import { DEFAULT_LIMITS, type Limits, type ProposerRole, type Transport } from "@paxos/core";
+import { type Clock, DEFAULT_HOST_LIMITS, type HostLimits, ProposerDriver, type ProposerEvent } from "@paxos/drivers";
 import type { ProposeReply, ProposeRequest } from "@paxos/wire";
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { Readiness } from "./admin-server.ts";
 import { EXIT_CODES } from "./exit-codes.ts";
 import type { FatalHandler } from "./fatal.ts";
 import type { Logger } from "./logger.ts";
+import { droppedMessagesCounter } from "./metrics.ts";
+import { realClock } from "./real-clock.ts";
 
 /** How a ProposerHost is set up. */
 export interface ProposerHostOptions {
@@ -27,10 +21,8 @@ export interface ProposerHostOptions {
   /** Called when a core step throws (a broken invariant); the default in services exits 70. */
   readonly onFatal: FatalHandler;
   readonly limits?: Limits;
-  /** How often the core's timers are advanced. Default 10 ms. */
-  readonly tickIntervalMs?: number;
-  /** A monotonic clock in ms. Default `performance.now()`. */
-  readonly now?: () => number;
+  readonly hostLimits?: Partial<HostLimits>;
+  readonly clock?: Clock;
   /** Uniform in [0, 1). Default Math.random: the core's only source of randomness. */
   readonly random?: () => number;
 }
@@ -44,56 +36,44 @@ export function newProposerId(name: string): string {
 }
 
 /**
- * Runs one core Proposer: steps it with every message addressed to it and with a tick timer, and
- * sends what each step returns at once (a proposer keeps nothing on stable storage). Client
- * requests come in through `propose`, which answers at once whether the leader holds the request.
+ * Runs one ProposerDriver with real timers, prom-client metrics and pino logs. Client requests
+ * come in through `propose`, which answers at once whether the leader holds the request.
  */
 export class ProposerHost {
   readonly proposerId: string;
   readonly #options: ProposerHostOptions;
-  readonly #proposer: Proposer;
-  readonly #endpoint: Endpoint;
-  readonly #now: () => number;
+  readonly #driver: ProposerDriver;
   readonly #metrics: ProposerMetrics;
-  #subscription: { unsubscribe(): void } | null = null;
-  #tickTimer: NodeJS.Timeout | null = null;
-  #lastRole: ProposerRole = "follower";
-  #lastLeader: string | null = null;
-  #failed = false;
-  #stopped = false;
 
   constructor(options: ProposerHostOptions) {
     this.proposerId = options.proposerId;
     this.#options = options;
-    this.#now = options.now ?? (() => performance.now());
-    this.#endpoint = { role: "proposer", id: options.proposerId };
     this.#metrics = proposerMetrics(options.registry);
-    this.#proposer = new Proposer({
+    this.#driver = new ProposerDriver({
       proposerId: options.proposerId,
       acceptorIds: options.acceptorIds,
+      clock: options.clock ?? realClock,
+      transport: options.transport,
+      limits: options.limits ?? DEFAULT_LIMITS,
+      hostLimits: { ...DEFAULT_HOST_LIMITS, ...options.hostLimits },
       random: options.random ?? Math.random,
-      nowMs: this.#now(),
-      ...(options.limits === undefined ? {} : { limits: options.limits }),
+      onEvent: (event) => this.#onEvent(event),
     });
   }
 
   /** Subscribes to the transport and starts the tick timer. */
   start(): void {
-    this.#subscription = this.#options.transport.subscribe(this.#endpoint, (msg, context) =>
-      this.#receive(msg, context),
-    );
-    this.#tickTimer = setInterval(() => this.#tick(), this.#options.tickIntervalMs ?? 10);
-    this.#tickTimer.unref();
+    this.#driver.start();
     this.#options.logger.info({ proposerId: this.proposerId }, "proposer started (following until a leader is heard)");
   }
 
   /** The proposer believed to lead (this one while leading), or null. */
   get leaderId(): string | null {
-    return this.#proposer.leaderId;
+    return this.#driver.leaderId;
   }
 
   get role(): ProposerRole {
-    return this.#proposer.role;
+    return this.#driver.role;
   }
 
   /**
@@ -102,88 +82,66 @@ export class ProposerHost {
    * reason the core gave and where the leader is believed to be.
    */
   propose(request: ProposeRequest): ProposeReply {
-    if (this.#failed || this.#stopped) return { status: "notLeader", leaderHint: null };
-    const step = this.#step(() =>
-      this.#proposer.propose({ id: request.requestId, payload: request.payload }, this.#now()),
-    );
-    const rejection = step?.rejected.find((r) => r.requestId === request.requestId);
-    const reply: ProposeReply =
-      step === null
-        ? { status: "notLeader", leaderHint: null }
-        : rejection === undefined
-          ? { status: "queued", leaderHint: this.proposerId }
-          : { status: rejection.reason, leaderHint: rejection.leaderHint };
-    this.#metrics.proposals.inc({ outcome: reply.status });
-    return reply;
+    return this.#driver.propose({ id: request.requestId, payload: request.payload });
   }
 
   /** What `/readyz` reports: ready once a leader is known (this one or another). */
   readiness(): Readiness {
     const leaderId = this.leaderId;
     return {
-      ready: leaderId !== null && !this.#failed,
-      detail: { proposerId: this.proposerId, role: this.role, leaderId, ballot: this.#proposer.ballot },
+      ready: leaderId !== null && !this.#driver.failed,
+      detail: { proposerId: this.proposerId, role: this.role, leaderId, ballot: this.#driver.ballot },
     };
   }
 
   /** Stops the timer and intake. Requests not yet chosen are abandoned; clients retry elsewhere. */
   stop(): void {
-    this.#stopped = true;
-    this.#subscription?.unsubscribe();
-    if (this.#tickTimer !== null) clearInterval(this.#tickTimer);
+    this.#driver.stop();
   }
 
-  #receive(msg: Message, context: Readonly<Record<string, string>>): void {
-    if (this.#failed || this.#stopped) return;
-    if (msg.type === "nack") this.#metrics.nacks.inc();
-    this.#step(() => this.#proposer.receive(msg, this.#now()), context);
-  }
-
-  #tick(): void {
-    if (this.#failed || this.#stopped) return;
-    this.#step(() => this.#proposer.tick(this.#now()));
-  }
-
-  /** Runs one core step and sends its messages; a throw is fatal (the core's state is suspect). */
-  #step(run: () => ProposerStep, context?: Readonly<Record<string, string>>): ProposerStep | null {
-    let step: ProposerStep;
-    try {
-      step = run();
-    } catch (error) {
-      this.#failed = true;
-      this.stop();
-      this.#options.onFatal(error, EXIT_CODES.invariant);
-      return null;
-    }
-    for (const out of step.send) this.#options.transport.publish(this.#endpoint, out, context);
-    if (step.chosen.length > 0) this.#metrics.slotsChosen.inc(step.chosen.length);
-    for (const rejection of step.rejected) {
-      // Requests this leader held when it stepped down: their clients hear nothing more and retry.
-      this.#metrics.abandoned.inc({ reason: rejection.reason });
-    }
-    this.#observeRole();
-    return step;
-  }
-
-  #observeRole(): void {
-    const role = this.#proposer.role;
-    const leader = this.#proposer.leaderId;
-    if (role !== this.#lastRole) {
-      this.#options.logger.info({ from: this.#lastRole, to: role, ballot: this.#proposer.ballot }, `now ${role}`);
-      this.#lastRole = role;
-      this.#metrics.leading.set(role === "leader" ? 1 : 0);
-      this.#metrics.ballotRound.set(this.#proposer.ballot.round);
-    }
-    if (leader !== this.#lastLeader) {
-      this.#options.logger.info({ leaderId: leader }, leader === null ? "no leader known" : `leader is ${leader}`);
-      this.#lastLeader = leader;
-      this.#metrics.leaderChanges.inc();
+  #onEvent(event: ProposerEvent): void {
+    const metrics = this.#metrics;
+    const log = this.#options.logger;
+    switch (event.kind) {
+      case "proposed":
+        metrics.proposals.inc({ outcome: event.status });
+        break;
+      case "received":
+        if (event.type === "nack") metrics.nacks.inc();
+        break;
+      case "dropped":
+        metrics.dropped.inc({ reason: event.reason });
+        log.warn({ reason: event.reason, detail: event.detail }, "message dropped");
+        break;
+      case "rejected":
+        // Includes requests this leader held when it stepped down: their clients retry.
+        metrics.abandoned.inc({ reason: event.reason });
+        break;
+      case "chosen":
+        metrics.slotsChosen.inc(event.slots);
+        break;
+      case "role":
+        log.info({ from: event.from, to: event.to, ballot: event.ballot }, `now ${event.to}`);
+        metrics.leading.set(event.to === "leader" ? 1 : 0);
+        metrics.ballotRound.set(event.ballot.round);
+        break;
+      case "leader":
+        log.info(
+          { leaderId: event.leaderId },
+          event.leaderId === null ? "no leader known" : `leader is ${event.leaderId}`,
+        );
+        metrics.leaderChanges.inc();
+        break;
+      case "fatal":
+        this.#options.onFatal(event.error, EXIT_CODES.invariant);
+        break;
     }
   }
 }
 
 interface ProposerMetrics {
   readonly proposals: Counter<"outcome">;
+  readonly dropped: Counter<"reason">;
   readonly abandoned: Counter<"reason">;
   readonly nacks: Counter;
   readonly slotsChosen: Counter;
@@ -195,6 +153,7 @@ interface ProposerMetrics {
 function proposerMetrics(registry: Registry): ProposerMetrics {
   const registers = [registry];
   return {
+    dropped: droppedMessagesCounter(registry),
     proposals: new Counter({
       name: "paxos_proposals_total",
       help: "Client requests handed to this proposer, by its answer (queued, notLeader, overloaded, tooLarge).",

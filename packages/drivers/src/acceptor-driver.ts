@@ -1,0 +1,296 @@
+import {
+  Acceptor,
+  type AcceptorState,
+  type AcceptorStep,
+  AcceptorStoreError,
+  type AcceptorWrite,
+  type Ballot,
+  type Endpoint,
+  InvariantViolation,
+  type Limits,
+  type Message,
+  type Transport,
+  ZERO_BALLOT,
+} from "@paxos/core";
+import type { Clock, Timer } from "./clock.ts";
+import type { HostLimits } from "./host-limits.ts";
+import type { DriverAcceptorStore, Outcome } from "./store-ports.ts";
+
+/** The part of a core Acceptor a driver uses; the simulator's broken variants wrap it. */
+export interface AcceptorCore {
+  readonly promised: Ballot;
+  receive(msg: Message, nowMs: number): AcceptorStep;
+}
+
+/** What an acceptor driver reports; the host turns these into metrics and log lines. */
+export type AcceptorEvent =
+  | { readonly kind: "stepped"; readonly type: Message["type"] }
+  | { readonly kind: "dropped"; readonly reason: string; readonly detail: string }
+  | { readonly kind: "written"; readonly write: AcceptorWrite; readonly durationMs: number }
+  | { readonly kind: "writeFailed"; readonly error: unknown; readonly droppedMessages: number }
+  | { readonly kind: "openFailed"; readonly error: unknown; readonly retryInMs: number }
+  | { readonly kind: "voting"; readonly promised: Ballot; readonly acceptedSlots: number }
+  | { readonly kind: "fatal"; readonly error: unknown; readonly cause: "invariant" | "storageRefused" };
+
+/** How an AcceptorDriver is set up. */
+export interface AcceptorDriverOptions {
+  readonly acceptorId: string;
+  readonly clock: Clock;
+  readonly transport: Transport;
+  /**
+   * Makes a fresh, unopened store. Called at start and after every failed write, since the
+   * acceptor must be rebuilt from what is on disk. `firstOpen` is false once a store has opened
+   * in this process: from then on an empty storage is a wiped one, never to be initialised.
+   */
+  readonly createStore: (options: { readonly firstOpen: boolean }) => DriverAcceptorStore;
+  readonly limits: Limits;
+  readonly hostLimits: HostLimits;
+  readonly onEvent: (event: AcceptorEvent) => void;
+  /** Builds the core acceptor from a loaded state; the simulator's variants pass their own. */
+  readonly createAcceptor?: (state: AcceptorState) => AcceptorCore;
+}
+
+/** Store failures no retry can fix: the acceptor must not vote until an operator looks. */
+const REFUSALS: ReadonlySet<string> = new Set(["amnesia", "notDurable", "corrupt"]);
+
+interface Queued {
+  readonly msg: Message;
+  readonly context: Readonly<Record<string, string>>;
+}
+
+/**
+ * Runs one core Acceptor over a Transport and a store, deterministically: messages are stepped one
+ * at a time, in arrival order; a step's write must be on disk before its replies are published;
+ * if the write fails or does not finish within `storeWriteTimeoutMs` nothing is sent (not even a
+ * nack), the acceptor stops voting, and it is rebuilt from a fresh store's open before it votes
+ * again, since its memory may be ahead of the disk. A write that timed out may still land later:
+ * the store's fencing epoch (raised by the new open) refuses it. Inbound messages wait in a bounded
+ * queue while a write is on its way.
+ */
+export class AcceptorDriver {
+  readonly acceptorId: string;
+  readonly #options: AcceptorDriverOptions;
+  readonly #endpoint: Endpoint;
+  readonly #queue: Queued[] = [];
+  #acceptor: AcceptorCore | null = null;
+  #store: DriverAcceptorStore | null = null;
+  /** The write on its way: its timeout, and whether it has been given up. */
+  #writing: { readonly timer: Timer; settled: boolean } | null = null;
+  #reopenTimer: Timer | null = null;
+  #reopenWaitMs = 0;
+  #openedOnce = false;
+  #subscription: { unsubscribe(): void } | null = null;
+  #durablePromised: Ballot = ZERO_BALLOT;
+  #durableSlots = new Set<number>();
+  #notVotingReason: string | null = "store not opened yet";
+  #storageOk = false;
+  #stopped = false;
+
+  constructor(options: AcceptorDriverOptions) {
+    this.acceptorId = options.acceptorId;
+    this.#options = options;
+    this.#endpoint = { role: "acceptor", id: options.acceptorId };
+  }
+
+  /** Subscribes and opens the store; until it opens the acceptor does not vote. */
+  start(): void {
+    this.#subscription = this.#options.transport.subscribe(this.#endpoint, (msg, context) =>
+      this.#enqueue(msg, context),
+    );
+    this.#open();
+  }
+
+  /** True while the acceptor votes (store open, last write succeeded). */
+  get voting(): boolean {
+    return this.#acceptor !== null;
+  }
+
+  /** Why the acceptor does not vote, or null while it does. */
+  get notVotingReason(): string | null {
+    return this.#notVotingReason;
+  }
+
+  /** The promise known to be on disk. */
+  get promised(): Ballot {
+    return this.#durablePromised;
+  }
+
+  /** Slots with an accepted value known to be on disk. */
+  get acceptedSlots(): number {
+    return this.#durableSlots.size;
+  }
+
+  /** "ok" while the last open or write succeeded. */
+  get storage(): "ok" | "unavailable" {
+    return this.#storageOk ? "ok" : "unavailable";
+  }
+
+  /** Stops intake and timers and drops what waits; the write on its way is left to land or not. */
+  stop(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#subscription?.unsubscribe();
+    this.#reopenTimer?.cancel();
+    this.#queue.length = 0;
+    this.#acceptor = null;
+    this.#closeStore();
+  }
+
+  #enqueue(msg: Message, context: Readonly<Record<string, string>>): void {
+    if (this.#stopped) return;
+    if (this.#acceptor === null) return this.#drop("notVoting", msg.type);
+    if (this.#queue.length >= this.#options.hostLimits.acceptorQueueMessagesMax)
+      return this.#drop("queueFull", msg.type);
+    this.#queue.push({ msg, context });
+    if (this.#writing === null) this.#pump();
+  }
+
+  /** Steps queued messages until one needs a write (or the queue is empty). */
+  #pump(): void {
+    while (this.#writing === null && !this.#stopped) {
+      const acceptor = this.#acceptor;
+      const store = this.#store;
+      const next = this.#queue.shift();
+      if (next === undefined || acceptor === null || store === null) return;
+      this.#options.onEvent({ kind: "stepped", type: next.msg.type });
+      let step: AcceptorStep;
+      try {
+        step = acceptor.receive(next.msg, this.#options.clock.now());
+      } catch (error) {
+        return this.#fatal(error, "invariant");
+      }
+      if (step.refused !== null) this.#drop(step.refused.reason, step.refused.detail);
+      if (step.persist === null) {
+        this.#send(step.send, next.context);
+        continue;
+      }
+      this.#write(store, step.persist, step.send, next.context);
+    }
+  }
+
+  #write(
+    store: DriverAcceptorStore,
+    write: AcceptorWrite,
+    send: readonly Message[],
+    context: Readonly<Record<string, string>>,
+  ): void {
+    const startedMs = this.#options.clock.now();
+    const timeoutMs = this.#options.hostLimits.storeWriteTimeoutMs;
+    const writing = {
+      settled: false,
+      timer: this.#options.clock.setTimer(timeoutMs, () => {
+        if (writing.settled) return;
+        writing.settled = true;
+        this.#writeFailed(new Error(`store write took longer than ${timeoutMs} ms`));
+      }),
+    };
+    this.#writing = writing;
+    store.write(write, (outcome: Outcome<void>) => {
+      if (writing.settled) return; // timed out: the store's fence refuses it if it lands late
+      writing.settled = true;
+      writing.timer.cancel();
+      if (this.#stopped) return;
+      if (!outcome.ok) {
+        // A write the store finds malformed is a bug here or in the core, not an outage.
+        if (outcome.error instanceof InvariantViolation) return this.#fatal(outcome.error, "invariant");
+        return this.#writeFailed(outcome.error);
+      }
+      this.#writing = null;
+      this.#durablePromised = write.promised;
+      if (write.accept !== null) this.#durableSlots.add(write.accept.slot);
+      this.#options.onEvent({ kind: "written", write, durationMs: this.#options.clock.now() - startedMs });
+      this.#send(send, context);
+      this.#pump();
+    });
+  }
+
+  /** A write failed or timed out: say nothing, stop voting, rebuild from a fresh store. */
+  #writeFailed(error: unknown): void {
+    this.#writing = null;
+    this.#acceptor = null;
+    this.#storageOk = false;
+    this.#notVotingReason = `store write failed: ${errorText(error)}`;
+    const dropped = this.#queue.splice(0).length;
+    this.#options.onEvent({ kind: "writeFailed", error, droppedMessages: dropped });
+    this.#closeStore();
+    this.#reopenWaitMs = this.#options.hostLimits.storeReopenBackoffMinMs;
+    this.#scheduleReopen();
+  }
+
+  #open(): void {
+    if (this.#stopped) return;
+    const store = this.#options.createStore({ firstOpen: !this.#openedOnce });
+    this.#store = store;
+    store.open((outcome) => {
+      if (this.#stopped || this.#store !== store) return;
+      if (!outcome.ok) return this.#openFailed(outcome.error);
+      this.#openedOnce = true;
+      let acceptor: AcceptorCore;
+      try {
+        acceptor = this.#createAcceptor(outcome.value);
+      } catch (error) {
+        // The Acceptor's own check of the restored state (an accept above the promise).
+        return this.#fatal(error, "invariant");
+      }
+      this.#acceptor = acceptor;
+      this.#reopenWaitMs = 0;
+      this.#storageOk = true;
+      this.#notVotingReason = null;
+      this.#durablePromised = outcome.value.promised;
+      this.#durableSlots = new Set(outcome.value.accepted.keys());
+      this.#options.onEvent({ kind: "voting", promised: acceptor.promised, acceptedSlots: this.#durableSlots.size });
+    });
+  }
+
+  #openFailed(error: unknown): void {
+    this.#closeStore();
+    if (error instanceof AcceptorStoreError && REFUSALS.has(error.code)) {
+      this.#notVotingReason = `storage refused (${error.code}): ${error.message}`;
+      return this.#fatal(error, "storageRefused");
+    }
+    if (!(error instanceof AcceptorStoreError)) return this.#fatal(error, "invariant");
+    this.#notVotingReason = `store unavailable: ${error.message}`;
+    if (this.#reopenWaitMs === 0) this.#reopenWaitMs = this.#options.hostLimits.storeReopenBackoffMinMs;
+    this.#options.onEvent({ kind: "openFailed", error, retryInMs: this.#reopenWaitMs });
+    this.#scheduleReopen();
+  }
+
+  #scheduleReopen(): void {
+    if (this.#stopped) return;
+    const waitMs = this.#reopenWaitMs;
+    this.#reopenWaitMs = Math.min(this.#options.hostLimits.storeReopenBackoffMaxMs, waitMs * 2);
+    this.#reopenTimer = this.#options.clock.setTimer(waitMs, () => {
+      this.#reopenTimer = null;
+      this.#open();
+    });
+  }
+
+  #createAcceptor(state: AcceptorState): AcceptorCore {
+    return this.#options.createAcceptor?.(state) ?? new Acceptor(this.acceptorId, state, this.#options.limits);
+  }
+
+  #send(messages: readonly Message[], context: Readonly<Record<string, string>>): void {
+    for (const msg of messages) this.#options.transport.publish(this.#endpoint, msg, context);
+  }
+
+  #drop(reason: string, detail: string): void {
+    this.#options.onEvent({ kind: "dropped", reason, detail });
+  }
+
+  #closeStore(): void {
+    const store = this.#store;
+    this.#store = null;
+    store?.close();
+  }
+
+  #fatal(error: unknown, cause: "invariant" | "storageRefused"): void {
+    this.#acceptor = null;
+    this.#queue.length = 0;
+    if (cause === "invariant") this.#notVotingReason = `stopped: ${errorText(error)}`;
+    this.#options.onEvent({ kind: "fatal", error, cause });
+  }
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

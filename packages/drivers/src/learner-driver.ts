@@ -1,0 +1,271 @@
+import {
+  type Delivery,
+  type Endpoint,
+  Learner,
+  type LearnerConfig,
+  type LearnerStep,
+  type Limits,
+  type LogEntry,
+  type Message,
+  type SlotValue,
+  type Transport,
+} from "@paxos/core";
+import { every, type Clock, type Timer } from "./clock.ts";
+import type { HostLimits } from "./host-limits.ts";
+import type { DriverLearnerStore } from "./store-ports.ts";
+
+/** The part of a core Learner a driver uses; the simulator's broken variants wrap it. */
+export interface LearnerCore {
+  readonly nextSlot: number;
+  readonly nextIndex: number;
+  readonly gapSlots: number;
+  entry(index: number): LogEntry | undefined;
+  indexOf(requestId: string): number | undefined;
+  receive(msg: Message, nowMs: number): LearnerStep;
+  tick(nowMs: number): LearnerStep;
+}
+
+/** What a learner driver reports; the host turns these into metrics and log lines. */
+export type LearnerEvent =
+  | { readonly kind: "loaded"; readonly storedSlots: number; readonly nextIndex: number; readonly nextSlot: number }
+  | { readonly kind: "dropped"; readonly reason: string; readonly detail: string }
+  | { readonly kind: "appended"; readonly slots: number; readonly durationMs: number }
+  | { readonly kind: "appendFailed"; readonly error: unknown; readonly retryInMs: number }
+  | { readonly kind: "appendRecovered" }
+  | { readonly kind: "delivered"; readonly delivery: Delivery }
+  | { readonly kind: "fatal"; readonly error: unknown };
+
+/** How a LearnerDriver is set up. */
+export interface LearnerDriverOptions {
+  readonly learnerId: string;
+  readonly acceptorIds: readonly string[];
+  readonly clock: Clock;
+  readonly transport: Transport;
+  /**
+   * Makes a fresh store over the learner's log. Called at start and after a failed append: a
+   * store may refuse every append after an I/O failure until a new one is opened.
+   */
+  readonly createStore: () => DriverLearnerStore;
+  readonly limits: Limits;
+  readonly hostLimits: HostLimits;
+  readonly onEvent: (event: LearnerEvent) => void;
+  /** Builds the core learner from the stored log; the simulator's variants pass their own. */
+  readonly createLearner?: (
+    config: LearnerConfig,
+    restored: readonly (readonly [number, SlotValue])[],
+    nowMs: number,
+  ) => LearnerCore;
+}
+
+type Input = { readonly kind: "message"; readonly msg: Message } | { readonly kind: "tick" };
+
+/**
+ * Runs one core Learner over a Transport and a store, deterministically. Inputs (messages and
+ * ticks) are stepped one at a time; each step's sends go out at once, its learned slots are
+ * appended to the store, and only once they are durable are its deliveries reported and visible
+ * through `entry`. A failed append is retried on a fresh store with backoff; meanwhile inputs
+ * wait in a bounded queue and what overflows is dropped (catch-up fetches it again). A restarted
+ * learner therefore never un-delivers anything.
+ */
+export class LearnerDriver {
+  readonly learnerId: string;
+  readonly #options: LearnerDriverOptions;
+  readonly #endpoint: Endpoint;
+  readonly #queue: Input[] = [];
+  #learner: LearnerCore | null = null;
+  #store: DriverLearnerStore | null = null;
+  #appending = false;
+  #tickQueued = false;
+  #appendFailing = false;
+  /** Entries [0, durableIndex) and slots [0, durableSlot) are on disk: all that `entry` reveals. */
+  #durableIndex = 0;
+  #durableSlot = 0;
+  #subscription: { unsubscribe(): void } | null = null;
+  #ticker: Timer | null = null;
+  #retryTimer: Timer | null = null;
+  #failed = false;
+  #stopped = false;
+
+  constructor(options: LearnerDriverOptions) {
+    this.learnerId = options.learnerId;
+    this.#options = options;
+    this.#endpoint = { role: "learner", id: options.learnerId };
+  }
+
+  /**
+   * Loads the log, rebuilds the learner from it (nothing is delivered again), then subscribes and
+   * starts ticking. `done` reports a store that cannot be read (the learner does not run then).
+   */
+  start(done: (error: unknown) => void = () => undefined): void {
+    const store = this.#options.createStore();
+    this.#store = store;
+    store.load((outcome) => {
+      if (this.#stopped) return;
+      if (!outcome.ok) {
+        this.#closeStore();
+        return done(outcome.error);
+      }
+      const config: LearnerConfig = {
+        learnerId: this.learnerId,
+        acceptorIds: this.#options.acceptorIds,
+        limits: this.#options.limits,
+      };
+      const nowMs = this.#options.clock.now();
+      try {
+        this.#learner =
+          this.#options.createLearner?.(config, outcome.value, nowMs) ?? new Learner(config, outcome.value, nowMs);
+      } catch (error) {
+        // Two values stored for one slot: the stored log itself breaks an invariant.
+        this.#fatal(error);
+        return done(error);
+      }
+      this.#markDurable(this.#learner);
+      this.#options.onEvent({
+        kind: "loaded",
+        storedSlots: outcome.value.length,
+        nextIndex: this.#durableIndex,
+        nextSlot: this.#durableSlot,
+      });
+      this.#subscription = this.#options.transport.subscribe(this.#endpoint, (msg) =>
+        this.#enqueue({ kind: "message", msg }),
+      );
+      this.#ticker = every(this.#options.clock, this.#options.hostLimits.learnerTickIntervalMs, () => {
+        if (this.#tickQueued) return;
+        this.#tickQueued = true;
+        this.#enqueue({ kind: "tick" });
+      });
+      done(null);
+    });
+  }
+
+  /** True once the log is loaded and while appends succeed. */
+  get ready(): boolean {
+    return this.#learner !== null && !this.#appendFailing && !this.#failed;
+  }
+
+  get loaded(): boolean {
+    return this.#learner !== null;
+  }
+
+  get appendFailing(): boolean {
+    return this.#appendFailing;
+  }
+
+  /** Client values delivered and durable: the next index to be decided. */
+  get durableIndex(): number {
+    return this.#durableIndex;
+  }
+
+  /** First slot not yet delivered durably. */
+  get durableSlot(): number {
+    return this.#durableSlot;
+  }
+
+  get gapSlots(): number {
+    return this.#learner?.gapSlots ?? 0;
+  }
+
+  /** The durable entry at `index`, or undefined while it is not decided (or not yet on disk). */
+  entry(index: number): LogEntry | undefined {
+    if (!Number.isSafeInteger(index) || index < 0 || index >= this.#durableIndex) return undefined;
+    return this.#learner?.entry(index);
+  }
+
+  /** The durable entry of `requestId`, or undefined. */
+  lookup(requestId: string): LogEntry | undefined {
+    const index = this.#learner?.indexOf(requestId);
+    return index === undefined ? undefined : this.entry(index);
+  }
+
+  /** Stops intake and timers and drops what waits; an append on its way may still land. */
+  stop(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#subscription?.unsubscribe();
+    this.#ticker?.cancel();
+    this.#retryTimer?.cancel();
+    this.#queue.length = 0;
+    this.#closeStore();
+  }
+
+  #enqueue(input: Input): void {
+    if (this.#learner === null || this.#failed || this.#stopped) return;
+    if (this.#queue.length >= this.#options.hostLimits.learnerQueueMessagesMax) {
+      if (input.kind === "tick") this.#tickQueued = false;
+      else this.#options.onEvent({ kind: "dropped", reason: "queueFull", detail: input.msg.type });
+      return;
+    }
+    this.#queue.push(input);
+    this.#pump();
+  }
+
+  /** Steps queued inputs until one learned something that must first be appended. */
+  #pump(): void {
+    while (!this.#appending && !this.#failed && !this.#stopped) {
+      const learner = this.#learner;
+      const input = this.#queue.shift();
+      if (input === undefined || learner === null) return;
+      let step: LearnerStep;
+      try {
+        const nowMs = this.#options.clock.now();
+        if (input.kind === "tick") this.#tickQueued = false;
+        step = input.kind === "tick" ? learner.tick(nowMs) : learner.receive(input.msg, nowMs);
+      } catch (error) {
+        return this.#fatal(error);
+      }
+      for (const msg of step.send) this.#options.transport.publish(this.#endpoint, msg);
+      for (const refusal of step.refused) this.#options.onEvent({ kind: "dropped", ...refusal });
+      if (step.learned.length === 0) continue;
+      this.#appending = true;
+      this.#append(learner, step, this.#options.hostLimits.learnerAppendRetryMinMs);
+    }
+  }
+
+  #append(learner: LearnerCore, step: LearnerStep, retryInMs: number): void {
+    const store = (this.#store ??= this.#options.createStore());
+    const startedMs = this.#options.clock.now();
+    store.append(step.learned, (outcome) => {
+      if (this.#stopped) return;
+      if (!outcome.ok) {
+        this.#appendFailing = true;
+        this.#options.onEvent({ kind: "appendFailed", error: outcome.error, retryInMs });
+        // The failed store may refuse every later append; the next attempt opens a fresh one.
+        this.#closeStore();
+        this.#retryTimer = this.#options.clock.setTimer(retryInMs, () => {
+          this.#retryTimer = null;
+          const nextMs = Math.min(this.#options.hostLimits.learnerAppendRetryMaxMs, retryInMs * 2);
+          this.#append(learner, step, nextMs);
+        });
+        return;
+      }
+      this.#options.onEvent({
+        kind: "appended",
+        slots: step.learned.length,
+        durationMs: this.#options.clock.now() - startedMs,
+      });
+      if (this.#appendFailing) this.#options.onEvent({ kind: "appendRecovered" });
+      this.#appendFailing = false;
+      this.#markDurable(learner);
+      for (const delivery of step.delivered) this.#options.onEvent({ kind: "delivered", delivery });
+      this.#appending = false;
+      this.#pump();
+    });
+  }
+
+  #markDurable(learner: LearnerCore): void {
+    this.#durableIndex = learner.nextIndex;
+    this.#durableSlot = learner.nextSlot;
+  }
+
+  #closeStore(): void {
+    const store = this.#store;
+    this.#store = null;
+    store?.close();
+  }
+
+  #fatal(error: unknown): void {
+    this.#failed = true;
+    this.#queue.length = 0;
+    this.#options.onEvent({ kind: "fatal", error });
+  }
+}
