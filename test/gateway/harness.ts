@@ -31,9 +31,10 @@ export const ACCEPTOR_IDS = ["a1", "a2", "a3"] as const;
 export const TEST_LIMITS: Partial<GatewayLimits> = {
   proposalTimeoutMs: 1_500,
   proposeRequestTimeoutMs: 300,
-  proposeRetryBackoffMs: 20,
+  // A loaded test machine can stall a reply for tens of ms; a cut-short last attempt would then
+  // time out and turn a 503 into a 504.
+  proposeReplyMinMs: 150,
   leaderStaleMs: 400,
-  leaderWaitMs: 300,
   learnerQueryWaitMs: 150,
   streamKeepaliveMs: 200,
   streamGapRetryMs: 50,
@@ -230,6 +231,10 @@ export class FakeProposer {
     this.#heartbeat = null;
   }
 
+  /**
+   * Stops heartbeating and answering, as a killed process would: propose requests to it then find
+   * no responders, and the gateway forgets it once `leaderStaleMs` passed. Idempotent.
+   */
   stop(): void {
     this.silence();
     for (const timer of this.#timers) clearTimeout(timer);
@@ -325,11 +330,11 @@ export async function startGateway(cluster: FakeCluster, limits: Partial<Gateway
   };
 }
 
-/** POSTs a proposal body (an object, serialised here, or raw text) to the gateway. */
+/** POSTs a proposal body (an object, serialised here, or raw text) to the gateway; `signal` hangs up. */
 export async function postProposal(
   url: string,
   body: unknown,
-  options: { key?: string; contentType?: string; raw?: boolean } = {},
+  options: { key?: string; contentType?: string; raw?: boolean; signal?: AbortSignal } = {},
 ): Promise<Response> {
   const headers: Record<string, string> = { "Content-Type": options.contentType ?? "application/json" };
   if (options.key !== undefined) headers["Idempotency-Key"] = options.key;
@@ -337,6 +342,7 @@ export async function postProposal(
     method: "POST",
     headers,
     body: options.raw === true ? (body as string) : JSON.stringify(body),
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
   });
 }
 

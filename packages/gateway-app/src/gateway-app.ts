@@ -6,7 +6,7 @@ import { Registry } from "prom-client";
 import { AcceptorStatusBoard } from "./acceptor-view.ts";
 import { BusClusterClient } from "./bus-cluster-client.ts";
 import { DeliveryWaiters } from "./delivery-waiters.ts";
-import { DEFAULT_GATEWAY_LIMITS, type GatewayLimits } from "./gateway-limits.ts";
+import { type GatewayLimits, gatewayLimits } from "./gateway-limits.ts";
 import { GatewayMetrics } from "./gateway-metrics.ts";
 import { problemHandler, routeNotFound } from "./http-errors.ts";
 import { LeaderTracker } from "./leader-tracker.ts";
@@ -20,7 +20,10 @@ export interface GatewayAppOptions {
   readonly subjects: Subjects;
   /** The configured acceptors: statuses and messages from other ids are dropped. */
   readonly acceptorIds: readonly string[];
-  /** Overrides of the gateway's bounds and timeouts (tests shorten them). */
+  /**
+   * Overrides of the gateway's bounds and timeouts (tests shorten them); what they leave out is
+   * the default, or derived from them (see `gatewayLimits`).
+   */
   readonly limits?: Partial<GatewayLimits>;
   /** The protocol limits every process of the cluster runs with (for decoding). */
   readonly protocolLimits?: Limits;
@@ -52,7 +55,7 @@ export interface GatewayApp {
  * and learner deliveries at once; the caller then listens with `app`. Errors are problem+json.
  */
 export function createGatewayApp(options: GatewayAppOptions): GatewayApp {
-  const limits: GatewayLimits = { ...DEFAULT_GATEWAY_LIMITS, ...options.limits };
+  const limits = gatewayLimits(options.limits);
   const logger = options.logger ?? pino({ level: "silent" });
   const registry = options.registry ?? new Registry();
   const metrics = new GatewayMetrics(registry);

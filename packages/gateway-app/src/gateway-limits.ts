@@ -1,8 +1,9 @@
 import { DEFAULT_LIMITS } from "@paxos/core";
 
 /**
- * Every bound and timeout of the gateway, in one place. Names carry their unit last. Tests pass
- * shorter timeouts; `DEFAULT_GATEWAY_LIMITS` is what the service runs with.
+ * Every bound and timeout of the gateway, in one place. Names carry their unit last (then a
+ * qualifier: `proposeBackoffMsMax`). Build them with `gatewayLimits` (tests pass shorter
+ * timeouts); `DEFAULT_GATEWAY_LIMITS` is what the service runs with.
  */
 export interface GatewayLimits {
   /** Largest request body, and largest proposal (core's estimate), in bytes. Larger: 413. */
@@ -13,18 +14,42 @@ export interface GatewayLimits {
    * promise: envelope, msg, accepted[], entry, value, requests[], request) adds 7 levels.
    */
   readonly valueDepthMax: number;
-  /** How long a POST may take from arrival to answer; past it the answer is 503 or 504. */
+  /**
+   * How long a POST may take from arrival to answer. Within it the gateway keeps retrying through
+   * a leader failover (an election takes about `leaderTimeoutMs` + `electionJitterMs` plus phase 1);
+   * past it the answer is 503 when no proposer ever took the request, else 504.
+   */
   readonly proposalTimeoutMs: number;
-  /** One NATS request to a proposer. */
+  /** One NATS request to a proposer; no answer in time makes the outcome unknown (504, not 503). */
   readonly proposeRequestTimeoutMs: number;
-  /** Propose requests one POST may send (following leader hints, retrying timeouts). */
+  /**
+   * The least time a propose request is given to answer: with less left before the deadline, no
+   * more are sent. A request cut that short would mostly time out, and turn an answer of "surely
+   * not queued" (503) into "unknown" (504). Must stay well below `proposalTimeoutMs`.
+   */
+  readonly proposeReplyMinMs: number;
+  /**
+   * Pause after the first propose attempt that got no useful answer (notLeader without a new hint,
+   * overloaded, no responders, timeout). Each further refusal doubles it up to
+   * `proposeBackoffMsMax`; every pause is drawn in [half, all] of its nominal length (jitter, so
+   * that gateways retrying together spread out).
+   */
+  readonly proposeBackoffMsMin: number;
+  /**
+   * Longest pause between two propose attempts: how late, at worst, a POST retrying through an
+   * election reaches the new leader after it is elected. (While no leader is known at all, a POST
+   * waits for the first heartbeat instead, and sends at once when it comes.)
+   */
+  readonly proposeBackoffMsMax: number;
+  /**
+   * Propose requests one POST may send in all (first attempts, hint hops, retries, resends to a new
+   * leader). It only stops a pathological loop: `gatewayLimits` derives it from the timeout and
+   * the backoff (see `proposeAttemptsWithin`) so that refusals alone cannot spend it before
+   * `proposalTimeoutMs` passes. Spent without any proposer taking the request: 503 at once.
+   */
   readonly proposeAttemptsMax: number;
-  /** Pause between two propose attempts that got no useful answer. */
-  readonly proposeRetryBackoffMs: number;
   /** A leader whose heartbeat is older than this is no longer known. */
   readonly leaderStaleMs: number;
-  /** How long a POST waits for a leader to be heard when none is known, before 503. */
-  readonly leaderWaitMs: number;
   /** How long a read collects learner answers (it ends early once every learner answered). */
   readonly learnerQueryWaitMs: number;
   /** The `Retry-After` a 503 answer carries, in seconds. */
@@ -48,15 +73,15 @@ export interface GatewayLimits {
   readonly acceptorStatusStaleMs: number;
 }
 
-export const DEFAULT_GATEWAY_LIMITS: GatewayLimits = Object.freeze({
+const BASE_LIMITS: Omit<GatewayLimits, "proposeAttemptsMax"> = {
   requestBytesMax: DEFAULT_LIMITS.requestBytesMax,
   valueDepthMax: DEFAULT_LIMITS.payloadDepthMax,
   proposalTimeoutMs: 10_000,
   proposeRequestTimeoutMs: 1_000,
-  proposeAttemptsMax: 8,
-  proposeRetryBackoffMs: 100,
+  proposeReplyMinMs: 50,
+  proposeBackoffMsMin: 25,
+  proposeBackoffMsMax: 250,
   leaderStaleMs: DEFAULT_LIMITS.leaderTimeoutMs + DEFAULT_LIMITS.electionJitterMs,
-  leaderWaitMs: DEFAULT_LIMITS.leaderTimeoutMs + DEFAULT_LIMITS.electionJitterMs,
   learnerQueryWaitMs: 500,
   retryAfterSeconds: 1,
   inflightProposalsMax: 10_000,
@@ -68,4 +93,37 @@ export const DEFAULT_GATEWAY_LIMITS: GatewayLimits = Object.freeze({
   streamsMax: 1_000,
   streamGapRetryMs: 250,
   acceptorStatusStaleMs: 5_000,
-});
+};
+
+/**
+ * The most propose requests a POST can send within `proposalTimeoutMs` when every answer is a
+ * refusal: the send loop pauses after each refusal (the shortest pause is half its nominal
+ * length, see `proposeBackoffMsMin`) and hops at once to a new leader hint at most once between
+ * two pauses, so it sends at most two requests per pause, plus the first and its hop.
+ */
+export function proposeAttemptsWithin(
+  limits: Pick<GatewayLimits, "proposalTimeoutMs" | "proposeBackoffMsMin" | "proposeBackoffMsMax">,
+): number {
+  let pauses = 0;
+  let elapsedMs = 0;
+  let nominalMs = Math.max(1, limits.proposeBackoffMsMin);
+  while (elapsedMs < limits.proposalTimeoutMs) {
+    elapsedMs += nominalMs / 2;
+    pauses++;
+    nominalMs = Math.min(Math.max(1, limits.proposeBackoffMsMax), nominalMs * 2);
+  }
+  return 2 * pauses + 2;
+}
+
+/**
+ * The limits a gateway runs with: `overrides` over the defaults, with `proposeAttemptsMax`
+ * derived from the resulting timeout and backoff unless `overrides` sets it. Call it once when
+ * building the gateway; the result is frozen.
+ */
+export function gatewayLimits(overrides: Partial<GatewayLimits> = {}): GatewayLimits {
+  const merged = { ...BASE_LIMITS, ...overrides };
+  return Object.freeze({ proposeAttemptsMax: proposeAttemptsWithin(merged), ...merged });
+}
+
+/** What the service runs with (`gatewayLimits()` without overrides). */
+export const DEFAULT_GATEWAY_LIMITS: GatewayLimits = gatewayLimits();

@@ -43,4 +43,15 @@ describe("LeaderTracker", () => {
     leaders.heartbeat({ round: 1, proposerId: "p-a" });
     expect((await waiting)?.proposerId).toBe("p-a");
   });
+
+  it("waitForLeader with a test ignores leaders it refuses, and returns the current one on timeout", async () => {
+    const leaders = new LeaderTracker({ staleMs: 1_000, now: () => Date.now() });
+    leaders.heartbeat({ round: 1, proposerId: "p-a" });
+    const notA = (leader: { proposerId: string }): boolean => leader.proposerId !== "p-a";
+    expect((await leaders.waitForLeader(20, undefined, notA))?.proposerId).toBe("p-a");
+    const waiting = leaders.waitForLeader(1_000, undefined, notA);
+    leaders.heartbeat({ round: 1, proposerId: "p-a" });
+    leaders.heartbeat({ round: 2, proposerId: "p-b" });
+    expect((await waiting)?.proposerId).toBe("p-b");
+  });
 });

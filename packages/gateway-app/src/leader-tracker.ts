@@ -51,12 +51,22 @@ export class LeaderTracker {
   }
 
   /**
-   * Resolves with the leader once one is known, or with null after `timeoutMs` or when `signal`
-   * aborts. Resolves at once when a leader is known already.
+   * Resolves with the leader once one is known that `wanted` accepts (any leader by default: a
+   * proposal queued at one proposer passes a test that tells it leadership moved), or with the
+   * current leader, whichever it is (null too), after `timeoutMs` or when `signal` aborts.
+   * Resolves at once when such a leader is known already. A pending wait holds a timer until it
+   * times out or `signal` aborts.
    */
-  async waitForLeader(timeoutMs: number, signal?: AbortSignal): Promise<KnownLeader | null> {
-    const known = this.leader();
-    if (known !== null || timeoutMs <= 0 || signal?.aborted === true) return known;
+  async waitForLeader(
+    timeoutMs: number,
+    signal?: AbortSignal,
+    wanted: (leader: KnownLeader) => boolean = () => true,
+  ): Promise<KnownLeader | null> {
+    const found = (): boolean => {
+      const leader = this.leader();
+      return leader !== null && wanted(leader);
+    };
+    if (found() || timeoutMs <= 0 || signal?.aborted === true) return this.leader();
     return await new Promise((resolve) => {
       const finish = (): void => {
         clearTimeout(timer);
@@ -65,7 +75,7 @@ export class LeaderTracker {
         resolve(this.leader());
       };
       const onHeartbeat = (): void => {
-        if (this.leader() !== null) finish();
+        if (found()) finish();
       };
       const timer = setTimeout(finish, timeoutMs);
       this.#waiters.add(onHeartbeat);

@@ -1,10 +1,10 @@
-import { type JsonValue, requestBytes } from "@paxos/core";
+import { compareBallots, type JsonValue, requestBytes } from "@paxos/core";
 import type { Logger } from "pino";
-import type { ClusterPort, DeliveryEvent, LogEntryView } from "./cluster-port.ts";
+import type { ClusterPort, DeliveryEvent, LogEntryView, ProposeResult } from "./cluster-port.ts";
 import type { DeliveryWaiter, DeliveryWaiters } from "./delivery-waiters.ts";
 import type { GatewayLimits } from "./gateway-limits.ts";
 import type { GatewayMetrics } from "./gateway-metrics.ts";
-import type { LeaderTracker } from "./leader-tracker.ts";
+import type { KnownLeader, LeaderTracker } from "./leader-tracker.ts";
 import { HttpProblem } from "./problem.ts";
 import { sameJson } from "./same-json.ts";
 
@@ -22,21 +22,53 @@ export interface ProposalResult {
 }
 
 /**
- * What the send loop learned: a proposer holds the request, one may (its reply timed out), or the
- * delivery came already.
+ * What the proposers did with a request by the time the send loop stopped. `mayBeQueued` is false
+ * only while every propose request got a sure refusal (or none was sent): only then is a 503,
+ * which says the request is not queued anywhere, true. `lastRefusal` says why, for the 503.
  */
-type SendOutcome =
-  | { readonly kind: "queued"; readonly proposerId: string }
-  | { readonly kind: "maybeQueued"; readonly proposerId: string }
-  | { readonly kind: "delivered" };
+interface SendOutcome {
+  readonly mayBeQueued: boolean;
+  readonly lastRefusal: string;
+}
+
+/** A "notLeader" answer's hint: `from` named `proposerId` as the leader. */
+interface Hint {
+  readonly proposerId: string;
+  readonly from: string;
+}
+
+/**
+ * A request some proposer queued: `holder`, and the leader the heartbeats named at that moment if
+ * it is the one whose hint led to the holder (it vouched that the holder leads).
+ */
+interface Held {
+  readonly holder: string;
+  readonly vouchedBy: KnownLeader | null;
+}
+
+/**
+ * Whether the heartbeats' `leader` means that leadership moved away from the holder (who may have
+ * crashed with the request, so it must be sent again): another proposer than the holder, unless
+ * it is the one that vouched for the holder, still at the same ballot.
+ */
+function leadershipMoved(held: Held): (leader: KnownLeader) => boolean {
+  const { holder, vouchedBy } = held;
+  return (leader) =>
+    leader.proposerId !== holder &&
+    (vouchedBy === null ||
+      leader.proposerId !== vouchedBy.proposerId ||
+      compareBallots(leader.ballot, vouchedBy.ballot) > 0);
+}
 
 /**
  * Runs one proposal from a validated request to its decided entry: refuses a key already in
  * flight here (409), answers a keyed request decided before from the learners (200, or 422 for
  * another value), sends the request to the leader following "notLeader" hints, and waits for the
- * learners' delivery. Every wait is bounded by `proposalTimeoutMs`. Failures are HttpProblems:
- * 503 when no proposer took the request (it is then certainly not queued), 504 when one may have
- * and no delivery came in time. Retries resend the same request id, which learners deliver once.
+ * learners' delivery. Every wait is bounded by `proposalTimeoutMs`, and within it the gateway
+ * rides through a leader failover: refusals, timeouts and an unknown leader are retried with
+ * bounded, jittered backoff until the deadline. Failures are HttpProblems: 503 when no proposer
+ * took the request (it is then certainly not queued), 504 when one may have and no delivery came
+ * in time. Retries resend the same request id, which learners deliver once.
  */
 export class ProposalService {
   readonly #cluster: ClusterPort;
@@ -45,6 +77,7 @@ export class ProposalService {
   readonly #limits: GatewayLimits;
   readonly #metrics: GatewayMetrics;
   readonly #logger: Logger;
+  readonly #random: () => number;
   readonly #inflight = new Set<string>();
 
   constructor(options: {
@@ -54,6 +87,8 @@ export class ProposalService {
     readonly limits: GatewayLimits;
     readonly metrics: GatewayMetrics;
     readonly logger: Logger;
+    /** Uniform in [0, 1), for the backoff's jitter; `Math.random` when absent. */
+    readonly random?: () => number;
   }) {
     this.#cluster = options.cluster;
     this.#waiters = options.waiters;
@@ -61,6 +96,7 @@ export class ProposalService {
     this.#limits = options.limits;
     this.#metrics = options.metrics;
     this.#logger = options.logger;
+    this.#random = options.random ?? Math.random;
   }
 
   /** Proposals this gateway is waiting on now. */
@@ -107,88 +143,147 @@ export class ProposalService {
 
   async #run(proposal: Proposal, signal: AbortSignal): Promise<ProposalResult> {
     const deadlineMs = Date.now() + this.#limits.proposalTimeoutMs;
+    const { requestId } = proposal;
     if (proposal.keyed) {
       // A key decided before (perhaps through another gateway, or before a restart) is answered
       // from the log without proposing again.
-      const found = await this.#cluster.lookup(proposal.requestId);
+      const found = await this.#cluster.lookup(requestId);
       if (found.result !== null) return this.#compare(proposal, found.result, true);
     }
-    const waiter = this.#waiters.register(proposal.requestId);
+    const waiter = this.#waiters.register(requestId);
+    // Every wait of the send loop ends at once on the delivery or when the client goes away.
+    const delivered = new AbortController();
+    void waiter.first.then(() => delivered.abort());
+    const stop = AbortSignal.any([signal, delivered.signal]);
     try {
-      const sent = await this.#send(proposal, waiter, deadlineMs, signal);
-      if (sent.kind !== "delivered") await this.#awaitDelivery(proposal, sent.proposerId, waiter, deadlineMs, signal);
+      const sent = await this.#send(proposal, waiter, deadlineMs, signal, stop);
       const event = waiter.settled() ? await waiter.first : null;
-      if (event === null) {
-        if (signal.aborted) {
-          throw new HttpProblem("outcomeUnknown", "Stopped waiting: the client went away or the gateway is stopping", {
-            extensions: { requestId: proposal.requestId },
-          });
-        }
-        throw new HttpProblem(
-          "outcomeUnknown",
-          "The proposal was sent but not decided in time; it may still be decided. Retry with the same Idempotency-Key to learn the outcome.",
-          { extensions: { requestId: proposal.requestId } },
-        );
+      if (event !== null) return await this.#settle(proposal, event);
+      if (!sent.mayBeQueued) {
+        const why = signal.aborted ? "the client went away or the gateway is stopping" : sent.lastRefusal;
+        throw this.#unavailable(`No proposer took the proposal: ${why}`, requestId);
       }
-      return await this.#settle(proposal, event);
+      if (signal.aborted) {
+        throw new HttpProblem("outcomeUnknown", "Stopped waiting: the client went away or the gateway is stopping", {
+          extensions: { requestId },
+        });
+      }
+      throw new HttpProblem(
+        "outcomeUnknown",
+        "The proposal was sent but not decided in time; it may still be decided. Retry with the same Idempotency-Key to learn the outcome.",
+        { extensions: { requestId } },
+      );
     } finally {
       waiter.cancel();
     }
   }
 
   /**
-   * Sends the request until a proposer queues it, following hints and waiting for a leader.
-   * Throws 503 when every attempt was refused for sure, 413 when the leader finds it too large.
+   * Sends the request until its delivery comes, the deadline passes or `signal` aborts (`stop`
+   * aborts on the first or the last, and ends any wait at once). While no proposer holds it, every
+   * refusal ("notLeader", "overloaded", no responders, a timed-out reply) is retried after a
+   * backoff pause, and while no leader is known (nor hinted) the first heartbeat is waited for. A
+   * new leader hint is followed at once, but at most once between two pauses, so two proposers
+   * pointing at each other cannot spin. Once a proposer queued it, waits for the delivery, and
+   * sends it again when the heartbeats name another leader (the holder may have crashed with it).
+   * At most `proposeAttemptsMax` requests in all, and none with less than `proposeReplyMinMs`
+   * left. Throws 413 when the leader finds it too large.
    */
   async #send(
     proposal: Proposal,
     waiter: DeliveryWaiter,
     deadlineMs: number,
     signal: AbortSignal,
+    stop: AbortSignal,
   ): Promise<SendOutcome> {
-    let hint: string | null = null;
-    let maybeQueuedAt: string | null = null;
+    const stopped = (): boolean => waiter.settled() || signal.aborted || Date.now() >= deadlineMs;
+    let attempts = 0;
+    let refusals = 0;
+    // The last leader hint not yet followed, from the proposer that refused with it.
+    let hint: Hint | null = null;
+    let hopNow = false;
+    let hoppedSincePause = false;
+    let held: Held | null = null;
+    let mayBeQueued = false;
     let lastRefusal = "no leader is known";
-    for (let attempt = 0; attempt < this.#limits.proposeAttemptsMax; attempt++) {
-      if (waiter.settled()) return { kind: "delivered" };
-      const remainingMs = deadlineMs - Date.now();
-      if (remainingMs <= 0 || signal.aborted) break;
-      const proposerId: string | null =
-        hint ??
-        (await this.#leaders.waitForLeader(Math.min(this.#limits.leaderWaitMs, remainingMs), signal))?.proposerId ??
-        null;
-      hint = null;
-      if (proposerId === null) {
-        lastRefusal = "no leader is known";
+    while (!stopped()) {
+      // Whom to ask, and who named it as the leader (when it is asked on a hint).
+      let target: { readonly proposerId: string; readonly from: string | null };
+      if (held !== null) {
+        const moved = leadershipMoved(held);
+        const leader = await this.#leaders.waitForLeader(deadlineMs - Date.now(), stop, moved);
+        if (stopped() || leader === null || !moved(leader)) continue;
+        this.#logger.debug(
+          { requestId: proposal.requestId, leader: leader.proposerId },
+          "leader changed: proposing again",
+        );
+        target = { proposerId: leader.proposerId, from: null };
+        held = null;
+      } else {
+        // Heartbeats are fresher than a refusing proposer's idea of the leader, except right after
+        // the refusal named one: that hint is tried at once, and later when no leader is heard.
+        const tracked = this.#leaders.leader()?.proposerId ?? null;
+        if (hint !== null && (hopNow || tracked === null || tracked === hint.proposerId)) {
+          target = hint;
+          hint = null;
+        } else if (tracked !== null) {
+          target = { proposerId: tracked, from: null };
+        } else {
+          lastRefusal = "no leader is known";
+          const heard = await this.#leaders.waitForLeader(deadlineMs - Date.now(), stop);
+          if (heard === null || stopped()) continue;
+          target = { proposerId: heard.proposerId, from: null };
+        }
+        hopNow = false;
+      }
+      const proposerId: string = target.proposerId;
+      if (deadlineMs - Date.now() < this.#limits.proposeReplyMinMs) {
+        // Too late for an answer to come back: wait out the deadline (a delivery may still come).
+        await sleep(deadlineMs - Date.now(), stop);
         break;
       }
-      const result = await this.#cluster.propose(
-        proposerId,
-        proposal.requestId,
-        proposal.value,
-        Math.max(1, Math.min(this.#limits.proposeRequestTimeoutMs, deadlineMs - Date.now())),
+      if (attempts >= this.#limits.proposeAttemptsMax) {
+        lastRefusal = `all ${attempts} propose requests were refused`;
+        // A proposer may hold it: its delivery can still come before the deadline.
+        if (mayBeQueued) await sleep(deadlineMs - Date.now(), stop);
+        break;
+      }
+      attempts++;
+      const result: ProposeResult | null = await unlessStopped(
+        this.#proposeOnce(proposal, proposerId, deadlineMs),
+        stop,
       );
-      this.#metrics.proposeAttempts.inc({ reply: result.status });
+      if (result === null) {
+        // Cut short by the delivery or the client; in the second case the proposer may hold it.
+        mayBeQueued = true;
+        continue;
+      }
       switch (result.status) {
-        case "queued":
-          return { kind: "queued", proposerId };
+        case "queued": {
+          const tracked = this.#leaders.leader();
+          held = {
+            holder: proposerId,
+            vouchedBy: tracked !== null && tracked.proposerId === target.from ? tracked : null,
+          };
+          mayBeQueued = true;
+          refusals = 0;
+          hint = null;
+          continue;
+        }
         case "tooLarge":
           throw new HttpProblem("payloadTooLarge", "The leader refused the proposal as too large");
-        case "overloaded":
         case "closed":
-          // After a timed-out attempt the request may be queued already: then a 503 (which
-          // says it is not) would be wrong, and the answer is to wait for its outcome.
-          if (maybeQueuedAt !== null) return { kind: "maybeQueued", proposerId: maybeQueuedAt };
-          throw this.#unavailable(
-            result.status === "overloaded" ? "The leader is overloaded" : "The gateway is shutting down",
-            proposal.requestId,
-          );
+          lastRefusal = "the gateway is shutting down";
+          return { mayBeQueued, lastRefusal };
         case "notLeader":
           lastRefusal = `${proposerId} is not the leader`;
           if (result.leaderHint !== null && result.leaderHint !== proposerId) {
-            hint = result.leaderHint;
-            continue;
+            hint = { proposerId: result.leaderHint, from: proposerId };
+            hopNow = !hoppedSincePause;
           }
+          break;
+        case "overloaded":
+          lastRefusal = `${proposerId} is overloaded`;
           break;
         case "noResponders":
           lastRefusal = `${proposerId} is not reachable`;
@@ -196,46 +291,19 @@ export class ProposalService {
         case "timeout":
           // The proposer may hold the request and only the reply was lost: from now on the
           // outcome is unknown rather than refused.
-          maybeQueuedAt = proposerId;
+          mayBeQueued = true;
           lastRefusal = `${proposerId} did not answer`;
           break;
       }
-      await sleep(Math.min(this.#limits.proposeRetryBackoffMs, Math.max(0, deadlineMs - Date.now())), signal);
-    }
-    if (waiter.settled()) return { kind: "delivered" };
-    if (maybeQueuedAt !== null) return { kind: "maybeQueued", proposerId: maybeQueuedAt };
-    if (signal.aborted) lastRefusal = "the client went away or the gateway is stopping";
-    throw this.#unavailable(`No proposer took the proposal: ${lastRefusal}`, proposal.requestId);
-  }
-
-  /**
-   * Waits for the delivery until the deadline. When the leader changes meanwhile (the old one may
-   * have crashed with the request queued), sends the request again to the new one.
-   */
-  async #awaitDelivery(
-    proposal: Proposal,
-    queuedAt: string,
-    waiter: DeliveryWaiter,
-    deadlineMs: number,
-    signal: AbortSignal,
-  ): Promise<void> {
-    let sentTo = queuedAt;
-    let resends = 0;
-    while (!waiter.settled() && !signal.aborted) {
-      const remainingMs = deadlineMs - Date.now();
-      if (remainingMs <= 0) return;
-      await Promise.race([waiter.first, sleep(Math.min(remainingMs, this.#limits.leaderStaleMs / 2), signal)]);
-      if (waiter.settled()) return;
-      const leader = this.#leaders.leader()?.proposerId ?? null;
-      if (leader !== null && leader !== sentTo && resends < this.#limits.proposeAttemptsMax) {
-        resends++;
-        sentTo = leader;
-        this.#logger.debug({ requestId: proposal.requestId, leader }, "leader changed: proposing again");
-        const timeoutMs = Math.max(1, Math.min(this.#limits.proposeRequestTimeoutMs, deadlineMs - Date.now()));
-        const result = await this.#cluster.propose(leader, proposal.requestId, proposal.value, timeoutMs);
-        this.#metrics.proposeAttempts.inc({ reply: result.status });
+      if (hopNow) {
+        hoppedSincePause = true;
+        continue;
       }
+      await sleep(Math.min(this.#backoffMs(refusals), deadlineMs - Date.now()), stop);
+      refusals++;
+      hoppedSincePause = false;
     }
+    return { mayBeQueued, lastRefusal };
   }
 
   /**
@@ -273,6 +341,25 @@ export class ProposalService {
     return { replayed, entry };
   }
 
+  /** One propose request, its wait cut to what is left before the deadline, counted by reply. */
+  async #proposeOnce(proposal: Proposal, proposerId: string, deadlineMs: number): Promise<ProposeResult> {
+    const timeoutMs = Math.max(1, Math.min(this.#limits.proposeRequestTimeoutMs, deadlineMs - Date.now()));
+    const result = await this.#cluster.propose(proposerId, proposal.requestId, proposal.value, timeoutMs);
+    this.#metrics.proposeAttempts.inc({ reply: result.status });
+    return result;
+  }
+
+  /**
+   * The pause after `refusals` + 1 refusals in a row: `proposeBackoffMsMin` doubled per refusal up
+   * to `proposeBackoffMsMax`, drawn in [half, all] of that so that gateways retrying together
+   * spread out, yet never below half (which is what bounds the attempts, see `gatewayLimits`).
+   */
+  #backoffMs(refusals: number): number {
+    const { proposeBackoffMsMin, proposeBackoffMsMax } = this.#limits;
+    const nominalMs = Math.min(proposeBackoffMsMax, proposeBackoffMsMin * 2 ** Math.min(refusals, 30));
+    return nominalMs / 2 + (this.#random() * nominalMs) / 2;
+  }
+
   #unavailable(detail: string, requestId: string): HttpProblem {
     return new HttpProblem("unavailable", detail, {
       headers: { "Retry-After": String(this.#limits.retryAfterSeconds) },
@@ -294,6 +381,25 @@ function outcomeOf(problem: HttpProblem): string {
     default:
       return "error";
   }
+}
+
+/** `promise`'s value, or null as soon as `signal` aborts (the promise then runs on unwatched). */
+function unlessStopped<T>(promise: Promise<T>, signal: AbortSignal): Promise<T | null> {
+  if (signal.aborted) return Promise.resolve(null);
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => resolve(null);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  });
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts. */

@@ -15,7 +15,7 @@ export interface GatewayServiceConfig {
   readonly httpHost: string;
   /** LOG_LEVEL. Default info. */
   readonly logLevel: (typeof LOG_LEVELS)[number];
-  /** PAXOS_PROPOSAL_TIMEOUT_MS: how long a POST waits for its value to be decided (then 504). */
+  /** PAXOS_PROPOSAL_TIMEOUT_MS: how long a POST may take, riding through elections, before 503 (no proposer took it) or 504 (outcome unknown). */
   readonly proposalTimeoutMs: number;
 }
 

@@ -1,0 +1,236 @@
+// ProposalService through a leader failover, on a fake clock with the default limits (10 s
+// proposal timeout, elections of about 1.5 s): it retries refusals until the deadline, answers 503
+// exactly then, keeps its attempt count within the derived budget, and stops when the client goes.
+// A scripted ClusterPort answers propose requests by proposer and time; no bus, no HTTP.
+import { pino } from "pino";
+import { Registry } from "prom-client";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import type { ClusterPort, LearnerRead, LogEntryView, ProposeResult } from "./cluster-port.ts";
+import { DeliveryWaiters } from "./delivery-waiters.ts";
+import { DEFAULT_GATEWAY_LIMITS, type GatewayLimits, gatewayLimits, proposeAttemptsWithin } from "./gateway-limits.ts";
+import { GatewayMetrics } from "./gateway-metrics.ts";
+import { LeaderTracker } from "./leader-tracker.ts";
+import { HttpProblem } from "./problem.ts";
+import { type ProposalResult, ProposalService } from "./proposal-service.ts";
+
+/**
+ * A ClusterPort whose proposers answer by `script`; a "queued" request is delivered 10 ms later
+ * when `delivers` says that proposer gets it decided.
+ */
+class ScriptedCluster implements ClusterPort {
+  readonly calls: { readonly proposerId: string; readonly requestId: string; readonly atMs: number }[] = [];
+  script: (proposerId: string) => ProposeResult = () => ({ status: "noResponders" });
+  delivers: (proposerId: string) => boolean = () => true;
+  readonly #waiters: DeliveryWaiters;
+
+  constructor(waiters: DeliveryWaiters) {
+    this.#waiters = waiters;
+  }
+
+  propose(proposerId: string, requestId: string, payload: LogEntryView["value"]): Promise<ProposeResult> {
+    this.calls.push({ proposerId, requestId, atMs: Date.now() });
+    const result = this.script(proposerId);
+    if (result.status === "queued" && this.delivers(proposerId)) {
+      setTimeout(() => {
+        this.#waiters.dispatch({ learnerId: "l1", kind: "delivered", index: 0, requestId, value: payload });
+      }, 10);
+    }
+    return Promise.resolve(result);
+  }
+
+  readEntry(): Promise<LearnerRead<LogEntryView | null>> {
+    return Promise.resolve({ answered: 1, result: null });
+  }
+
+  readRange(from: number): Promise<LearnerRead<{ entries: LogEntryView[]; next: number }>> {
+    return Promise.resolve({ answered: 1, result: { entries: [], next: from } });
+  }
+
+  lookup(): Promise<LearnerRead<LogEntryView | null>> {
+    return Promise.resolve({ answered: 1, result: null });
+  }
+
+  learnerStatuses(): Promise<[]> {
+    return Promise.resolve([]);
+  }
+
+  onDelivery(): () => void {
+    return () => undefined;
+  }
+}
+
+interface Rig {
+  readonly cluster: ScriptedCluster;
+  readonly leaders: LeaderTracker;
+  readonly service: ProposalService;
+  readonly limits: GatewayLimits;
+}
+
+function rig(overrides: Partial<GatewayLimits> = {}, random: () => number = Math.random): Rig {
+  const limits = gatewayLimits(overrides);
+  const waiters = new DeliveryWaiters();
+  const cluster = new ScriptedCluster(waiters);
+  const leaders = new LeaderTracker({ staleMs: limits.leaderStaleMs, now: () => Date.now() });
+  const metrics = new GatewayMetrics(new Registry());
+  const logger = pino({ level: "silent" });
+  const service = new ProposalService({ cluster, waiters, leaders, limits, metrics, logger, random });
+  return { cluster, leaders, service, limits };
+}
+
+/** Heartbeats `proposerId` at `round` every 250 ms (the default interval) until the returned stop. */
+function heartbeats(leaders: LeaderTracker, proposerId: string, round: number): () => void {
+  leaders.heartbeat({ round, proposerId });
+  const timer = setInterval(() => leaders.heartbeat({ round, proposerId }), 250);
+  return () => clearInterval(timer);
+}
+
+type Outcome = { readonly atMs: number } & (
+  { readonly ok: true; readonly result: ProposalResult } | { readonly ok: false; readonly problem: HttpProblem }
+);
+
+/** Submits, and records when and how the submission settles (read `outcome.current`). */
+function submit(service: ProposalService, requestId: string, signal = new AbortController().signal) {
+  const outcome: { current: Outcome | null } = { current: null };
+  void service.submit({ requestId, value: "v", keyed: false }, signal).then(
+    (result) => (outcome.current = { atMs: Date.now(), ok: true, result }),
+    (error: unknown) => {
+      if (!(error instanceof HttpProblem)) throw error;
+      outcome.current = { atMs: Date.now(), ok: false, problem: error };
+    },
+  );
+  return outcome;
+}
+
+let startMs: number;
+
+beforeEach(() => {
+  vi.useFakeTimers({ now: 1_000_000 });
+  startMs = Date.now();
+});
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe("ProposalService during a leader failover (fake clock, default limits)", () => {
+  it("rides through an election longer than the old attempt budget", async () => {
+    // p1, deposed, points at p2; p2, a candidate, points back at p1; 900 ms in, p1 dies (no
+    // responders, no more heartbeats); 1.8 s in, p2 wins and heartbeats at a higher round.
+    const { cluster, leaders, service, limits } = rig();
+    let stopP1 = heartbeats(leaders, "p1", 3);
+    let p2Leads = false;
+    let p1Alive = true;
+    cluster.script = (proposerId) => {
+      if (proposerId === "p1") return p1Alive ? { status: "notLeader", leaderHint: "p2" } : { status: "noResponders" };
+      return p2Leads ? { status: "queued" } : { status: "notLeader", leaderHint: "p1" };
+    };
+    const outcome = submit(service, "r-election");
+    await vi.advanceTimersByTimeAsync(900);
+    p1Alive = false;
+    stopP1();
+    await vi.advanceTimersByTimeAsync(900);
+    expect(outcome.current).toBeNull();
+    p2Leads = true;
+    stopP1 = heartbeats(leaders, "p2", 4);
+    await vi.advanceTimersByTimeAsync(limits.proposeBackoffMsMax + 50);
+    stopP1();
+
+    expect(outcome.current).toMatchObject({ ok: true, result: { replayed: false, entry: { index: 0 } } });
+    expect(outcome.current?.atMs).toBeGreaterThanOrEqual(startMs + 1_800);
+    // More requests than the old budget of 8, all with the same request id.
+    expect(cluster.calls.length).toBeGreaterThan(8);
+    expect(cluster.calls.length).toBeLessThanOrEqual(limits.proposeAttemptsMax);
+    expect(new Set(cluster.calls.map((c) => c.requestId))).toEqual(new Set(["r-election"]));
+  });
+
+  it("answers 503 with Retry-After at the deadline, not before, when no leader is ever known", async () => {
+    const { service, limits } = rig();
+    const outcome = submit(service, "r-none");
+    await vi.advanceTimersByTimeAsync(limits.proposalTimeoutMs - 10);
+    expect(outcome.current).toBeNull();
+    await vi.advanceTimersByTimeAsync(20);
+    expect(outcome.current).toMatchObject({ ok: false, problem: { code: "unavailable" } });
+    expect(outcome.current?.ok === false && outcome.current.problem.headers).toEqual({
+      "Retry-After": String(limits.retryAfterSeconds),
+    });
+  });
+
+  it("the attempt budget does not end a ride-through before the default timeout", async () => {
+    // The worst case for the budget: the shortest pauses (jitter 0) and two proposers that point
+    // at each other, so that every pause is preceded by a hint hop.
+    const { cluster, leaders, service, limits } = rig({}, () => 0);
+    expect(limits.proposeAttemptsMax).toBe(DEFAULT_GATEWAY_LIMITS.proposeAttemptsMax);
+    const stop = heartbeats(leaders, "p1", 3);
+    cluster.script = (proposerId) => ({ status: "notLeader", leaderHint: proposerId === "p1" ? "p2" : "p1" });
+    const outcome = submit(service, "r-pingpong");
+    await vi.advanceTimersByTimeAsync(limits.proposalTimeoutMs - 10);
+    expect(outcome.current).toBeNull();
+    await vi.advanceTimersByTimeAsync(20);
+    stop();
+    expect(outcome.current).toMatchObject({ ok: false, problem: { code: "unavailable" } });
+    expect(cluster.calls.length).toBeLessThanOrEqual(limits.proposeAttemptsMax);
+    // Retried right up to the deadline, with pauses no longer than the cap.
+    const lastMs = cluster.calls.at(-1)?.atMs ?? 0;
+    expect(lastMs).toBeGreaterThan(startMs + limits.proposalTimeoutMs - limits.proposeBackoffMsMax);
+  });
+
+  it("sends again to a new leader heard just before the holder's reply came", async () => {
+    // p1 queues the request but dies with it; p2's higher-ballot heartbeat arrives before p1's
+    // "queued" reply does, so the heartbeats already name p2 when the gateway learns p1 holds it.
+    const { cluster, leaders, service } = rig();
+    const stopP1 = heartbeats(leaders, "p1", 3);
+    let stopP2 = (): void => undefined;
+    cluster.delivers = (proposerId) => proposerId !== "p1";
+    cluster.script = (proposerId) => {
+      if (proposerId === "p1") {
+        stopP1();
+        stopP2 = heartbeats(leaders, "p2", 4);
+      }
+      return { status: "queued" };
+    };
+    const outcome = submit(service, "r-race");
+    await vi.advanceTimersByTimeAsync(100);
+    stopP2();
+    expect(outcome.current).toMatchObject({ ok: true });
+    expect(cluster.calls.map((c) => c.proposerId)).toEqual(["p1", "p2"]);
+  });
+
+  it("answers 503 at once when the attempt budget is spent and no proposer took the request", async () => {
+    const { cluster, leaders, service } = rig({ proposeAttemptsMax: 5 });
+    const stop = heartbeats(leaders, "p1", 3);
+    cluster.script = () => ({ status: "overloaded" });
+    const outcome = submit(service, "r-budget");
+    await vi.advanceTimersByTimeAsync(2_000);
+    stop();
+    expect(outcome.current).toMatchObject({ ok: false, problem: { code: "unavailable" } });
+    expect(cluster.calls).toHaveLength(5);
+  });
+
+  it("stops retrying at once when the client goes away", async () => {
+    const { cluster, leaders, service } = rig();
+    const stop = heartbeats(leaders, "p1", 3);
+    cluster.script = () => ({ status: "notLeader", leaderHint: null });
+    const client = new AbortController();
+    const outcome = submit(service, "r-gone", client.signal);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(outcome.current).toBeNull();
+    const sent = cluster.calls.length;
+    client.abort();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(outcome.current).toMatchObject({ ok: false, problem: { code: "unavailable" }, atMs: startMs + 1_000 });
+    await vi.advanceTimersByTimeAsync(5_000);
+    stop();
+    expect(cluster.calls).toHaveLength(sent);
+  });
+});
+
+describe("proposeAttemptsWithin", () => {
+  it("grows with the timeout, so a longer PAXOS_PROPOSAL_TIMEOUT_MS gets a larger budget", () => {
+    const base = { proposeBackoffMsMin: 25, proposeBackoffMsMax: 250 };
+    const atDefault = proposeAttemptsWithin({ ...base, proposalTimeoutMs: 10_000 });
+    expect(atDefault).toBe(DEFAULT_GATEWAY_LIMITS.proposeAttemptsMax);
+    expect(proposeAttemptsWithin({ ...base, proposalTimeoutMs: 60_000 })).toBeGreaterThan(5 * atDefault);
+    expect(gatewayLimits({ proposalTimeoutMs: 60_000 }).proposeAttemptsMax).toBeGreaterThan(atDefault);
+    expect(gatewayLimits({ proposeAttemptsMax: 3 }).proposeAttemptsMax).toBe(3);
+  });
+});
