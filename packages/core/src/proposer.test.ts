@@ -414,7 +414,7 @@ describe("leading (Paxos Made Simple 2.2 phase 2a; 3: many slots, a bounded wind
 });
 
 describe("stepping down (Paxos Made Simple 2.2: a proposer abandons a ballot when a higher one exists)", () => {
-  it("a nack with a higher promise makes it step down, reject pending requests, and later elect itself above it", () => {
+  it("nacks from a majority make a leader step down, reject pending requests, and later elect itself above them", () => {
     const proposer = makeProposer({ limits: { inflightSlotsMax: 1 } });
     elect(proposer);
     const now = ELECTION_MS;
@@ -424,7 +424,11 @@ describe("stepping down (Paxos Made Simple 2.2: a proposer abandons a ballot whe
     proposer.receive({ type: "nack", ballot: b(0, "p1"), promised: b(5, "p2"), acceptorId: "a1" }, now);
     proposer.receive({ type: "nack", ballot: b(1, "p1"), promised: b(5, "p2"), acceptorId: "x9" }, now);
     expect(proposer.role).toBe("leader");
-    const step = proposer.receive({ type: "nack", ballot: b(1, "p1"), promised: b(5, "p2"), acceptorId: "a3" }, now);
+    // One acceptor is a minority: some proposer prepared above us there, our majority may stand.
+    proposer.receive({ type: "nack", ballot: b(1, "p1"), promised: b(5, "p2"), acceptorId: "a3" }, now);
+    proposer.receive({ type: "nack", ballot: b(1, "p1"), promised: b(5, "p2"), acceptorId: "a3" }, now);
+    expect(proposer.role).toBe("leader");
+    const step = proposer.receive({ type: "nack", ballot: b(1, "p1"), promised: b(5, "p2"), acceptorId: "a1" }, now);
     expect(proposer.role).toBe("follower");
     expect(step.rejected.map((r) => [r.requestId, r.reason])).toEqual([["r2", "notLeader"]]);
     expect(proposer.load).toEqual({ inflightSlots: 0, pendingRequests: 0 });
@@ -441,6 +445,7 @@ describe("stepping down (Paxos Made Simple 2.2: a proposer abandons a ballot whe
     const now = ELECTION_MS;
     proposer.propose(req("r1"), now);
     proposer.propose(req("r2"), now);
+    proposer.receive({ type: "nack", ballot: b(1, "p1"), promised: b(5, "p2"), acceptorId: "a2" }, now);
     const step = proposer.receive({ type: "nack", ballot: b(1, "p1"), promised: b(5, "p2"), acceptorId: "a3" }, now);
     expect(step.rejected).toEqual([{ requestId: "r2", reason: "notLeader", leaderHint: "p2" }]);
     expect(proposer.propose(req("r3"), now).rejected).toEqual([

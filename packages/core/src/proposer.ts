@@ -82,8 +82,10 @@ export class Proposer {
   #role: ProposerRole = "follower";
   #ballot: Ballot;
   #highestSeen: Ballot = ZERO_BALLOT;
-  /** The highest ballot seen in another proposer's heartbeat, promise, nack or vote. */
+  /** The highest ballot another proposer was seen leading with (heartbeats and votes). */
   #highestOthers: Ballot = ZERO_BALLOT;
+  /** Acceptors that refused our current ballot while we lead. */
+  readonly #nackers = new Set<string>();
   /** The ballot of the leader we last heard from (ours while we lead). */
   #leader: Ballot | null = null;
   #electionAtMs: number;
@@ -306,6 +308,7 @@ export class Proposer {
    */
   #becomeLeader(nowMs: number, out: StepBuilder): void {
     this.#role = "leader";
+    this.#nackers.clear();
     this.#leader = this.#ballot;
     const fromSlot = Math.max(this.#phase1FromSlot, this.#chosenBelow);
     let endSlot = fromSlot;
@@ -319,10 +322,22 @@ export class Proposer {
     this.#sendHeartbeat(nowMs, out);
   }
 
+  /**
+   * An acceptor refused our ballot. A candidate gives up at once. A leader gives up only once a
+   * majority refused it: a nack from a minority says that some proposer prepared a higher ballot
+   * there (perhaps one that was cut off and came back), not that we lost our majority, and our
+   * values are still chosen by the acceptors that accept them (issue 7, hole 6). Either way the
+   * higher round is remembered for the next election.
+   */
   #onNack(msg: NackMsg, nowMs: number, out: StepBuilder): void {
     if (compareBallots(msg.ballot, this.#ballot) !== 0 || !this.#quorum.isMember(msg.acceptorId)) return;
     this.#observe(msg.promised);
-    if (this.#role !== "follower" && compareBallots(msg.promised, this.#ballot) > 0) {
+    if (compareBallots(msg.promised, this.#ballot) <= 0) return;
+    if (this.#role === "leader") {
+      this.#nackers.add(msg.acceptorId);
+      if (!this.#quorum.isQuorum(this.#nackers)) return;
+    }
+    if (this.#role !== "follower") {
       // Another proposer holds a higher ballot. Back off for a random time, so that two proposers
       // that keep preempting each other (a duel) fall out of step, then try above it.
       this.#stepDown(nowMs, out);
@@ -334,6 +349,7 @@ export class Proposer {
   #onAccepted(msg: AcceptedMsg, nowMs: number, out: StepBuilder): void {
     if (!this.#quorum.isMember(msg.acceptorId)) return;
     this.#observe(msg.ballot);
+    this.#observeLeader(msg.ballot);
     if (this.#role !== "leader" || compareBallots(msg.ballot, this.#ballot) !== 0) return;
     this.#heardMs.set(msg.acceptorId, nowMs);
     const inflight = this.#inflight.get(msg.slot);
@@ -382,6 +398,7 @@ export class Proposer {
   #onHeartbeat(msg: HeartbeatMsg, nowMs: number, out: StepBuilder): void {
     if (msg.ballot.proposerId === this.proposerId) return;
     this.#observe(msg.ballot);
+    this.#observeLeader(msg.ballot);
     if (compareBallots(msg.ballot, this.#highestOthers) < 0) return; // a deposed leader
     if (this.#role === "leader" && compareBallots(msg.ballot, this.#ballot) < 0) return;
     this.#leader = msg.ballot;
@@ -395,7 +412,7 @@ export class Proposer {
       out.rejected.push({ requestId: request.id, reason: "notLeader", leaderHint: this.#leaderHint() });
       return;
     }
-    if (requestBytes(request) > this.#limits.requestBytesMax) {
+    if (this.requestSize(request) > this.#limits.requestBytesMax) {
       out.rejected.push({ requestId: request.id, reason: "tooLarge", leaderHint: this.proposerId });
       return;
     }
@@ -416,7 +433,7 @@ export class Proposer {
    */
   #fillWindow(nowMs: number, out: StepBuilder): void {
     if (this.#role !== "leader") return;
-    while (this.#nextSlot < this.#chosenBelow + this.#limits.inflightSlotsMax) {
+    while (this.windowHasRoom(this.#nextSlot)) {
       const slot = this.#nextSlot;
       if (slot < this.#reproposeEnd) {
         this.#nextSlot++;
@@ -434,13 +451,30 @@ export class Proposer {
     }
   }
 
+  /**
+   * True while the leader may propose in `slot`: slot < chosenBelow + inflightSlotsMax. Protected
+   * only so that the simulator's broken variants can put back the old rule (issue 7, hole 2);
+   * nothing that ships overrides it.
+   */
+  protected windowHasRoom(slot: number): boolean {
+    return slot < this.#chosenBelow + this.#limits.inflightSlotsMax;
+  }
+
+  /**
+   * The bytes `request` adds to a batch (UTF-8, see requestBytes). Protected only so that the
+   * simulator's broken variants can put back the old UTF-16 count (issue 7, hole 3).
+   */
+  protected requestSize(request: ClientRequest): number {
+    return requestBytes(request);
+  }
+
   /** The next batch of pending requests, within batchRequestsMax and batchBytesMax; null if none. */
   #takeBatch(): SlotValue | null {
     if (this.#pending.length === 0) return null;
     let count = 0;
     let bytes = 0;
     for (const request of this.#pending) {
-      const size = requestBytes(request);
+      const size = this.requestSize(request);
       if (count > 0 && (count >= this.#limits.batchRequestsMax || bytes + size > this.#limits.batchBytesMax)) break;
       count++;
       bytes += size;
@@ -516,6 +550,13 @@ export class Proposer {
 
   #observe(ballot: Ballot): void {
     this.#highestSeen = maxBallot(this.#highestSeen, ballot);
+  }
+
+  /**
+   * A ballot some other proposer led with (its heartbeat, or a vote at it). Only these can depose
+   * a leader we hear: a ballot that was merely prepared (a nack's promise) may never have won.
+   */
+  #observeLeader(ballot: Ballot): void {
     if (ballot.proposerId !== this.proposerId) this.#highestOthers = maxBallot(this.#highestOthers, ballot);
   }
 

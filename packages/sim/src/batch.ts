@@ -1,4 +1,4 @@
-import { FAULT_KINDS, type FaultKind, runSeed } from "./simulation.ts";
+import { FAULT_KINDS, type FaultKind, OUTCOME_KINDS, type OutcomeKind, runSeed } from "./simulation.ts";
 import type { Violation } from "./checkers.ts";
 import type { VariantName } from "./variants.ts";
 
@@ -16,13 +16,17 @@ export interface BatchSummary {
   requestsDecided: number;
   slotsChosen: number;
   duplicatesSuppressed: number;
+  /** The longest any request took to be decided everywhere after healing, over all runs. */
+  decisionMsMax: number;
   readonly faults: Record<FaultKind, number>;
+  readonly outcomes: Record<OutcomeKind, number>;
   readonly failed: FailedRun[];
 }
 
 /** An empty summary, to add runs to. */
 export function emptySummary(): BatchSummary {
   const faults = Object.fromEntries(FAULT_KINDS.map((kind) => [kind, 0])) as Record<FaultKind, number>;
+  const outcomes = Object.fromEntries(OUTCOME_KINDS.map((kind) => [kind, 0])) as Record<OutcomeKind, number>;
   return {
     runs: 0,
     steps: 0,
@@ -30,7 +34,9 @@ export function emptySummary(): BatchSummary {
     requestsDecided: 0,
     slotsChosen: 0,
     duplicatesSuppressed: 0,
+    decisionMsMax: 0,
     faults,
+    outcomes,
     failed: [],
   };
 }
@@ -43,7 +49,9 @@ export function mergeSummary(total: BatchSummary, part: BatchSummary): void {
   total.requestsDecided += part.requestsDecided;
   total.slotsChosen += part.slotsChosen;
   total.duplicatesSuppressed += part.duplicatesSuppressed;
+  total.decisionMsMax = Math.max(total.decisionMsMax, part.decisionMsMax);
   for (const kind of FAULT_KINDS) total.faults[kind] += part.faults[kind];
+  for (const kind of OUTCOME_KINDS) total.outcomes[kind] += part.outcomes[kind];
   total.failed.push(...part.failed);
 }
 
@@ -70,7 +78,9 @@ export function runBatch(options: {
     sinceProgress.requestsDecided += result.requestsDecided;
     sinceProgress.slotsChosen += result.slotsChosen;
     sinceProgress.duplicatesSuppressed += result.duplicatesSuppressed;
+    sinceProgress.decisionMsMax = Math.max(sinceProgress.decisionMsMax, result.decisionMsMax);
     for (const kind of FAULT_KINDS) sinceProgress.faults[kind] += result.faults[kind];
+    for (const kind of OUTCOME_KINDS) sinceProgress.outcomes[kind] += result.outcomes[kind];
     if (result.violation !== null) sinceProgress.failed.push({ seed, violation: result.violation });
     const stop = options.stopAtFirstFailure === true && result.violation !== null;
     if (stop || sinceProgress.runs >= (options.progressEvery ?? 100) || seed === options.toSeed - 1) {

@@ -188,6 +188,11 @@ export class SafetyChecker {
     this.#requestAt.set(delivery.index, id);
   }
 
+  /** The next index `learnerId` must deliver. */
+  nextIndexOf(learnerId: string): number {
+    return this.#nextIndex.get(learnerId) ?? 0;
+  }
+
   /** A learner restarted from its disk: it continues delivering after what it delivered before. */
   learnerRestarted(learnerId: string, nextIndex: number): void {
     const expected = this.#nextIndex.get(learnerId) ?? 0;

@@ -4,10 +4,11 @@ import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import { Worker } from "node:worker_threads";
 import { type BatchSummary, emptySummary, mergeSummary, runBatch } from "./batch.ts";
-import { FAULT_KINDS, runSeed } from "./simulation.ts";
+import { FAULT_KINDS, OUTCOME_KINDS, runSeed } from "./simulation.ts";
 import { isVariantName, VARIANT_NAMES, VARIANT_SEED_BUDGET, VARIANTS, type VariantName } from "./variants.ts";
 
-const HELP = `Deterministic Paxos simulator: runs the real core roles through seeded fault schedules.
+const HELP = `Deterministic Paxos simulator: runs the shipped role drivers, over the wire codec and the
+production subjects, through seeded fault schedules.
 
 Usage:
   npm run sim -- --seeds 10000            run seeds 1..10000 on every core, then summarise
@@ -148,6 +149,11 @@ async function runMany(from: number, seeds: number, variant: VariantName, worker
     `  decided: ${fmt(total.requestsDecided)} of ${fmt(total.requests)} requests at every learner; ${fmt(total.slotsChosen)} slots chosen; ` +
       `${fmt(total.duplicatesSuppressed)} deliveries of retried requests suppressed`,
   );
+  out.push(
+    `  liveness after healing: slowest request decided in ${fmt(total.decisionMsMax)}ms (bound 5,000ms per request); ` +
+      `${fmt(total.outcomes.leaderChangeAfterSettle)} leader changes after settling`,
+  );
+  out.push(`  seen: ${OUTCOME_KINDS.map((k) => `${k} ${fmt(total.outcomes[k])}`).join(", ")}`);
   const missing = FAULT_KINDS.filter((k) => total.faults[k] === 0);
   if (missing.length > 0) out.push(`  fault kinds never injected: ${missing.join(", ")} (run more seeds)`);
   total.failed.sort((a, b) => a.seed - b.seed);

@@ -1,5 +1,7 @@
-import { DEFAULT_LIMITS, type Limits } from "@paxos/core";
+import { checkLimits, DEFAULT_LIMITS, invariant, type Limits } from "@paxos/core";
+import { DEFAULT_HOST_LIMITS, type HostLimits } from "@paxos/drivers";
 import type { Rng } from "./rng.ts";
+import type { StoreFaults } from "./sim-stores.ts";
 
 /**
  * The shape and fault mix of one simulated run, drawn from its seed. Mixes vary per seed: some
@@ -37,23 +39,58 @@ export interface RunPlan {
    * held back by a few hundred milliseconds (a gray failure: alive, but its answers arrive stale).
    */
   readonly slowNodeProbability: number;
-  /** Chance that an acceptor crashes during a step before its write reaches the disk. */
-  readonly crashBeforePersistProbability: number;
-  /** Chance that an acceptor crashes after its write reached the disk, before it replies. */
-  readonly crashAfterPersistProbability: number;
-  /** Chance that a learner crashes before it persisted what it learned. */
-  readonly learnerCrashBeforePersistProbability: number;
+  /**
+   * Chance, at each chaos tick, that a process pauses (a GC stop, SIGSTOP, a starved VM) for
+   * longer than a leader timeout: what it is sent waits, and on resuming its overdue timers fire
+   * before it reads what waited, as in Node's event loop.
+   */
+  readonly pauseProbability: number;
+  /** How the stores misbehave while faults are on. */
+  readonly storeFaults: StoreFaults;
+  /** Share of requests whose value is multi-byte text near requestBytesMax (full batches). */
+  readonly largeRequestShare: number;
+  /**
+   * After healing and once every earlier request is decided, clients send this many bursts,
+   * each after an idle period longer than a leader timeout. An idle leader must serve each burst
+   * without a leader change.
+   */
+  readonly idleBursts: number;
+  readonly idlePeriodMs: number;
+  readonly requestsPerBurst: number;
+  /** During each idle period, a follower proposer may pause past a leader timeout and resume. */
+  readonly pauseFollowerInIdle: boolean;
+  /** Acceptors that stay down after healing (always a minority). */
+  readonly acceptorsDownAfterHeal: number;
+  /** After healing, each request must be decided this long after it was sent (or after the heal). */
+  readonly requestDecisionBoundMs: number;
+  /**
+   * Idle periods (each with its burst) in which the leader may change once the cluster settled:
+   * one, for a promise an idle leader could not know of (see the simulation's settle rule) and
+   * the duel that may follow it; every other idle period must keep its leader.
+   */
+  readonly burstsWithLeaderChangeMax: number;
   readonly chaosIntervalMs: number;
-  readonly tickIntervalMs: number;
-  /** Protocol limits, with timeouts shortened to the simulated network's scale. */
+  /** How often the checkers look at liveness. */
+  readonly checkIntervalMs: number;
+  /** Protocol limits, with timeouts shortened to the simulated network's scale and sizes scaled down. */
   readonly limits: Limits;
+  /** The drivers' limits, scaled the same way. */
+  readonly hostLimits: HostLimits;
 }
 
-/** Simulated timeouts: the same ratios as production, scaled to millisecond network delays. */
+/**
+ * Simulated limits: timeouts in the same ratios as production, scaled to millisecond network
+ * delays, and sizes scaled down so that a handful of multi-byte requests fill a batch and a few
+ * full batches fill a message: promises and catch-up answers then really are cut into ranges.
+ */
 export const SIM_LIMITS: Limits = Object.freeze({
   ...DEFAULT_LIMITS,
   inflightSlotsMax: 4,
+  slotsAheadMax: 64,
   batchRequestsMax: 3,
+  batchBytesMax: 4_096,
+  requestBytesMax: 2_048,
+  messageBytesMax: 12_288,
   heartbeatIntervalMs: 40,
   leaderTimeoutMs: 160,
   electionJitterMs: 120,
@@ -61,6 +98,19 @@ export const SIM_LIMITS: Limits = Object.freeze({
   prepareRetransmitMs: 60,
   catchupIntervalMs: 80,
   catchupSlotsMax: 16,
+});
+invariant(checkLimits(SIM_LIMITS).length === 0, `SIM_LIMITS do not fit: ${checkLimits(SIM_LIMITS).join("; ")}`);
+
+/** The drivers' simulated limits: a write timeout a few network delays long. */
+export const SIM_HOST_LIMITS: HostLimits = Object.freeze({
+  ...DEFAULT_HOST_LIMITS,
+  storeWriteTimeoutMs: 40,
+  storeReopenBackoffMinMs: 10,
+  storeReopenBackoffMaxMs: 80,
+  proposerTickIntervalMs: 10,
+  learnerTickIntervalMs: 10,
+  learnerAppendRetryMinMs: 10,
+  learnerAppendRetryMaxMs: 80,
 });
 
 /**
@@ -76,8 +126,10 @@ export function drawPlan(rng: Rng): RunPlan {
     batchRequestsMax: rng.between(1, 6),
     catchupSlotsMax: rng.pick([2, 4, 16]),
   };
+  const acceptors = rng.chance(0.7) ? 3 : 5;
+  const storeFaultsOn = on(0.5);
   return {
-    acceptors: rng.chance(0.7) ? 3 : 5,
+    acceptors,
     proposers: rng.between(1, 3),
     learners: rng.between(1, 2),
     clients: rng.between(2, 5),
@@ -95,11 +147,29 @@ export function drawPlan(rng: Rng): RunPlan {
     partitionProbability: on(0.5) ? rng.next() * 0.1 : 0,
     oneWayShare: rng.next(),
     slowNodeProbability: on(0.4) ? rng.next() * 0.1 : 0,
-    crashBeforePersistProbability: on(0.3) ? rng.next() * 0.02 : 0,
-    crashAfterPersistProbability: on(0.3) ? rng.next() * 0.02 : 0,
-    learnerCrashBeforePersistProbability: on(0.3) ? rng.next() * 0.02 : 0,
+    pauseProbability: on(0.3) ? rng.next() * 0.03 : 0,
+    storeFaults: {
+      crashBeforePersistProbability: on(0.3) ? rng.next() * 0.02 : 0,
+      crashAfterPersistProbability: on(0.3) ? rng.next() * 0.02 : 0,
+      lateWriteProbability: storeFaultsOn ? rng.next() * 0.01 : 0,
+      slowWriteProbability: storeFaultsOn ? rng.next() * 0.02 : 0,
+      failProbability: storeFaultsOn ? rng.next() * 0.02 : 0,
+      lostReplyProbability: storeFaultsOn ? rng.next() * 0.02 : 0,
+      learnerCrashBeforePersistProbability: on(0.3) ? rng.next() * 0.02 : 0,
+      latencyMaxMs: rng.between(0, 3),
+      writeTimeoutMs: SIM_HOST_LIMITS.storeWriteTimeoutMs,
+    },
+    largeRequestShare: on(0.6) ? rng.next() : 0,
+    idleBursts: rng.between(2, 4),
+    idlePeriodMs: Math.round(SIM_LIMITS.leaderTimeoutMs * (1.5 + rng.next() * 2)),
+    requestsPerBurst: rng.between(1, 4),
+    pauseFollowerInIdle: on(0.5),
+    acceptorsDownAfterHeal: on(0.3) ? rng.between(1, Math.floor((acceptors - 1) / 2)) : 0,
+    requestDecisionBoundMs: 5_000,
+    burstsWithLeaderChangeMax: 1,
     chaosIntervalMs: 25,
-    tickIntervalMs: 10,
+    checkIntervalMs: 50,
     limits,
+    hostLimits: SIM_HOST_LIMITS,
   };
 }

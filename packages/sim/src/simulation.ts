@@ -1,28 +1,31 @@
 import {
-  Acceptor,
-  type AcceptorStep,
-  type AcceptorWrite,
-  type AcceptedEntry,
   type Ballot,
   ballotKey,
   type ClientRequest,
-  compareBallots,
-  destinationOf,
+  type Delivery,
   InvariantViolation,
-  Learner,
-  type LearnerStep,
   type Message,
-  Proposer,
-  type ProposerStep,
   QuorumConfig,
   type SlotValue,
-  ZERO_BALLOT,
 } from "@paxos/core";
+import {
+  AcceptorDriver,
+  type AcceptorEvent,
+  type Clock,
+  LearnerDriver,
+  type LearnerEvent,
+  type ProposeOutcome,
+  ProposerDriver,
+  type ProposerEvent,
+} from "@paxos/drivers";
+import { BusTransport, type BusMessage, Subjects } from "@paxos/wire";
 import { describe, SafetyChecker, type Violation, ViolationError } from "./checkers.ts";
 import { EventQueue } from "./event-queue.ts";
 import { drawPlan, type RunPlan } from "./plan.ts";
 import { Rng } from "./rng.ts";
-import type { VariantName } from "./variants.ts";
+import { SimBus, SimNetwork, type SimSubscription } from "./sim-bus.ts";
+import { SimAcceptorDisk, SimAcceptorStore, SimLearnerStore, type StoreWorld } from "./sim-stores.ts";
+import { type VariantName, variantCores } from "./variants.ts";
 
 /** Every kind of fault the simulator injects, as counted in a run's result. */
 export const FAULT_KINDS = [
@@ -32,15 +35,38 @@ export const FAULT_KINDS = [
   "partitionSymmetric",
   "partitionOneWay",
   "slowNode",
+  "pause",
   "crashAcceptor",
   "crashProposer",
   "crashLearner",
   "crashBeforePersist",
   "crashAfterPersist",
+  "lateWriteAfterCrash",
   "learnerCrashBeforePersist",
+  "storeSlow",
+  "storeFailure",
+  "storeLostReply",
+  "largeRequest",
+  "idlePeriod",
+  "pauseInIdle",
+  "minorityDown",
 ] as const;
 
 export type FaultKind = (typeof FAULT_KINDS)[number];
+
+/** What the checkers saw the protocol do about the faults, as counted in a run's result. */
+export const OUTCOME_KINDS = [
+  /** Writes that landed after a newer open and were refused by the fencing epoch. */
+  "fencedWrite",
+  /** Messages the transport refused to send or receive (too large, malformed, unknown sender). */
+  "transportDrop",
+  /** Inputs a role dropped unused (far slots, far rounds, prepares while a leader lives). */
+  "refused",
+  /** Leader changes once the cluster had settled after healing. */
+  "leaderChangeAfterSettle",
+] as const;
+
+export type OutcomeKind = (typeof OUTCOME_KINDS)[number];
 
 /** How to run one seed. */
 export interface RunOptions {
@@ -58,48 +84,57 @@ export interface RunResult {
   readonly steps: number;
   readonly virtualMs: number;
   readonly faults: Readonly<Record<FaultKind, number>>;
+  readonly outcomes: Readonly<Record<OutcomeKind, number>>;
   readonly requests: number;
   /** Requests delivered at every learner by the end. */
   readonly requestsDecided: number;
   readonly slotsChosen: number;
   /** Deliveries of a request chosen again after a retry, which learners suppressed. */
   readonly duplicatesSuppressed: number;
+  /** The longest time a request took to be decided everywhere, counted after healing. */
+  readonly decisionMsMax: number;
   readonly violation: Violation | null;
 }
 
-/** A client's note from a proposer that turned its request away; not a protocol message. */
-interface RejectNote {
-  readonly type: "reject";
-  readonly requestId: string;
-  readonly leaderHint: string | null;
-}
+/** What a client and a proposer say to each other (the service API, not the protocol). */
+type ClientNote =
+  | { readonly type: "propose"; readonly request: ClientRequest }
+  | { readonly type: "reply"; readonly requestId: string; readonly outcome: ProposeOutcome };
 
-type SimMessage = Message | RejectNote;
-
-interface AcceptorNode {
-  readonly kind: "acceptor";
+interface ProcessBase {
   readonly index: number;
   readonly name: string;
-  core: Acceptor | null;
-  readonly disk: { promised: Ballot; readonly accepted: Map<number, AcceptedEntry>; chosenBelow: number };
-}
-
-interface ProposerNode {
-  readonly kind: "proposer";
-  readonly index: number;
-  readonly name: string;
-  core: Proposer | null;
-  proposerId: string;
+  up: boolean;
+  /** Bumped at every crash: events of an earlier incarnation are lost. */
   incarnation: number;
+  pausedUntilMs: number;
+  /** What arrived while paused: timers run first on resume, then the rest, each in order. */
+  readonly pausedTimers: (() => void)[];
+  readonly pausedOther: (() => void)[];
+  readonly timers: Map<number, () => void>;
+  transport: BusTransport | null;
+}
+
+interface AcceptorNode extends ProcessBase {
+  readonly kind: "acceptor";
+  driver: AcceptorDriver | null;
+  readonly disk: SimAcceptorDisk;
+  /** Stays down after healing (one of a minority). */
+  downAfterHeal: boolean;
+}
+
+interface ProposerNode extends ProcessBase {
+  readonly kind: "proposer";
+  driver: ProposerDriver | null;
+  proposerId: string;
+  starts: number;
   lastRound: number;
   readonly rng: Rng;
 }
 
-interface LearnerNode {
+interface LearnerNode extends ProcessBase {
   readonly kind: "learner";
-  readonly index: number;
-  readonly name: string;
-  core: Learner | null;
+  driver: LearnerDriver | null;
   readonly disk: Map<number, SlotValue>;
   readonly decided: Set<string>;
 }
@@ -113,23 +148,44 @@ interface ClientNode {
   hint: number | null;
 }
 
-type Node = AcceptorNode | ProposerNode | LearnerNode | ClientNode;
+type ProcessNode = AcceptorNode | ProposerNode | LearnerNode;
+type Node = ProcessNode | ClientNode;
 
 type SimEvent =
-  | { readonly kind: "deliver"; readonly from: number; readonly to: number; readonly msg: SimMessage }
-  | { readonly kind: "tick" }
+  | {
+      readonly kind: "process";
+      readonly node: number;
+      readonly incarnation: number;
+      readonly timer: boolean;
+      readonly run: () => void;
+    }
+  | { readonly kind: "disk"; readonly run: () => void }
+  | { readonly kind: "note"; readonly from: number; readonly to: number; readonly note: ClientNote }
+  | { readonly kind: "check" }
   | { readonly kind: "chaos" }
   | { readonly kind: "restart"; readonly node: number }
+  | { readonly kind: "resume"; readonly node: number }
   | { readonly kind: "partitionEnd"; readonly id: number }
   | { readonly kind: "slowEnd"; readonly node: number }
   | { readonly kind: "heal" }
+  | { readonly kind: "burst"; readonly number: number }
+  | { readonly kind: "pauseFollower"; readonly forMs: number }
   | { readonly kind: "client"; readonly node: number };
 
-/** Runs one seed to its end: the fault phase, healing, then the liveness check. */
+const CLUSTER = "sim";
+
+/** Runs one seed to its end: the fault phase, healing, idle bursts, then the liveness checks. */
 export function runSeed(options: RunOptions): RunResult {
   return new Simulation(options).run();
 }
 
+/**
+ * One simulated run. Every acceptor, proposer and learner is the driver that ships
+ * (@paxos/drivers) over a BusTransport (@paxos/wire: the codec with its size and depth limits,
+ * the schemas, the production subjects and subscriptions) on a simulated NATS; stores are
+ * simulated with latency, failures, timeouts, late writes and fencing; time is virtual. Faults
+ * are drawn from the seed, so a run replays exactly.
+ */
 class Simulation {
   readonly #seed: number;
   readonly #variant: VariantName;
@@ -137,30 +193,46 @@ class Simulation {
   readonly #rng: Rng;
   #plan: RunPlan;
   readonly #queue = new EventQueue<SimEvent>();
+  readonly #network: SimNetwork;
+  readonly #subjects = new Subjects(CLUSTER);
   readonly #nodes: Node[] = [];
   readonly #acceptors: AcceptorNode[] = [];
   readonly #proposers: ProposerNode[] = [];
   readonly #learners: LearnerNode[] = [];
   readonly #clients: ClientNode[] = [];
   readonly #acceptorIds: string[];
-  readonly #quorum: QuorumConfig;
   readonly #checker: SafetyChecker;
   readonly #proposerById = new Map<string, ProposerNode>();
   readonly #clientOf = new Map<string, ClientNode>();
   readonly #requestById = new Map<string, ClientRequest>();
-  readonly #decided = new Set<string>();
+  /** When each request was first sent, and when it was decided at every learner. */
+  readonly #sentMs = new Map<string, number>();
+  readonly #decidedEverywhere = new Set<string>();
+  readonly #burstRequests: ClientRequest[][] = [];
   readonly #faults: Record<FaultKind, number>;
+  readonly #outcomes: Record<OutcomeKind, number>;
   /** blocked[from * n + to] counts the partitions that block messages from → to. */
   #blocked: Uint8Array = new Uint8Array(0);
   readonly #partitions = new Map<number, readonly (readonly [number, number])[]>();
   #partitionSeq = 0;
-  /** Per node: until when everything it sends is held back (0: not slow). */
   #slowUntil: number[] = [];
+  #timerSeq = 0;
   #requests = 0;
   #duplicates = 0;
+  #decisionMsMax = 0;
   #nowMs = 0;
   #steps = 0;
   #healed = false;
+  #healMs = 0;
+  /** Once every request sent before healing is decided: bursts follow, leader changes count. */
+  #settledMs: number | null = null;
+  #burstsSent = 0;
+  #burstsDone = 0;
+  /** Idle periods with their bursts in which the leader changed, and whether the current one did. */
+  #burstsWithLeaderChange = 0;
+  #leaderChangedThisBurst = false;
+  /** When the burst scheduled last goes out (bursts wait for the one before to be decided). */
+  #burstDueMs = 0;
   #done = false;
 
   constructor(options: RunOptions) {
@@ -170,29 +242,40 @@ class Simulation {
     this.#rng = new Rng(options.seed);
     this.#plan = drawPlan(this.#rng);
     this.#faults = Object.fromEntries(FAULT_KINDS.map((kind) => [kind, 0])) as Record<FaultKind, number>;
+    this.#outcomes = Object.fromEntries(OUTCOME_KINDS.map((kind) => [kind, 0])) as Record<OutcomeKind, number>;
+    this.#network = new SimNetwork((from, to, subject, data) => this.#transmitBus(from, to, subject, data));
     const plan = this.#plan;
     this.#acceptorIds = Array.from({ length: plan.acceptors }, (_, i) => `a${i + 1}`);
-    this.#quorum = new QuorumConfig(this.#acceptorIds);
-    this.#checker = new SafetyChecker(this.#quorum);
+    this.#checker = new SafetyChecker(new QuorumConfig(this.#acceptorIds));
+    const base = (name: string): ProcessBase => ({
+      index: this.#nodes.length,
+      name,
+      up: false,
+      incarnation: 0,
+      pausedUntilMs: 0,
+      pausedTimers: [],
+      pausedOther: [],
+      timers: new Map(),
+      transport: null,
+    });
     for (const name of this.#acceptorIds) {
       const node: AcceptorNode = {
+        ...base(name),
         kind: "acceptor",
-        index: this.#nodes.length,
-        name,
-        core: null,
-        disk: { promised: ZERO_BALLOT, accepted: new Map(), chosenBelow: 0 },
+        driver: null,
+        disk: new SimAcceptorDisk(),
+        downAfterHeal: false,
       };
       this.#nodes.push(node);
       this.#acceptors.push(node);
     }
     for (let i = 1; i <= plan.proposers; i++) {
       const node: ProposerNode = {
+        ...base(`p${i}`),
         kind: "proposer",
-        index: this.#nodes.length,
-        name: `p${i}`,
-        core: null,
+        driver: null,
         proposerId: "",
-        incarnation: -1,
+        starts: 0,
         lastRound: 0,
         rng: this.#rng.fork(),
       };
@@ -201,10 +284,9 @@ class Simulation {
     }
     for (let i = 1; i <= plan.learners; i++) {
       const node: LearnerNode = {
+        ...base(`l${i}`),
         kind: "learner",
-        index: this.#nodes.length,
-        name: `l${i}`,
-        core: null,
+        driver: null,
         disk: new Map(),
         decided: new Set(),
       };
@@ -220,16 +302,16 @@ class Simulation {
         outstanding: new Map(),
         hint: null,
       };
-      for (let r = 1; r <= plan.requestsPerClient; r++) {
-        const payload = this.#rng.chance(0.5) ? this.#rng.int(1000) : `v${this.#rng.int(1000)}`;
-        const request: ClientRequest = { id: `${node.name}-r${r}`, payload };
-        node.queue.push(request);
-        this.#clientOf.set(request.id, node);
-        this.#requestById.set(request.id, request);
-        this.#requests++;
-      }
+      for (let r = 1; r <= plan.requestsPerClient; r++) node.queue.push(this.#newRequest(node, `r${r}`));
       this.#nodes.push(node);
       this.#clients.push(node);
+    }
+    for (let burst = 1; burst <= plan.idleBursts; burst++) {
+      const requests: ClientRequest[] = [];
+      for (const client of this.#clients) {
+        for (let r = 1; r <= plan.requestsPerBurst; r++) requests.push(this.#newRequest(client, `b${burst}-${r}`));
+      }
+      this.#burstRequests.push(requests);
     }
     this.#blocked = new Uint8Array(this.#nodes.length * this.#nodes.length);
     this.#slowUntil = this.#nodes.map(() => 0);
@@ -239,13 +321,16 @@ class Simulation {
     const plan = this.#plan;
     this.#log(
       `seed ${this.#seed}: ${plan.acceptors} acceptors, ${plan.proposers} proposers, ${plan.learners} learners, ` +
-        `${plan.clients} clients × ${plan.requestsPerClient} requests; drop ${pct(plan.dropProbability)}, ` +
+        `${plan.clients} clients × ${plan.requestsPerClient} requests (${pct(plan.largeRequestShare)} large), ` +
+        `then ${plan.idleBursts} bursts after ${plan.idlePeriodMs}ms idle; drop ${pct(plan.dropProbability)}, ` +
         `duplicate ${pct(plan.duplicateProbability)}, reorder ${pct(plan.reorderProbability)}, delay ${plan.delayMinMs}-${plan.delayMaxMs}ms, ` +
-        `crash ${pct(plan.crashProbability)}/chaos tick, partition ${pct(plan.partitionProbability)}/chaos tick; ` +
-        `heal at ${plan.faultPhaseMs}ms${this.#variant === "none" ? "" : `; variant ${this.#variant}`}`,
+        `crash ${pct(plan.crashProbability)}/chaos tick, partition ${pct(plan.partitionProbability)}/chaos tick, ` +
+        `pause ${pct(plan.pauseProbability)}/chaos tick; heal at ${plan.faultPhaseMs}ms` +
+        `${plan.acceptorsDownAfterHeal > 0 ? `, ${plan.acceptorsDownAfterHeal} acceptor(s) stay down` : ""}` +
+        `${this.#variant === "none" ? "" : `; variant ${this.#variant}`}`,
     );
-    for (const node of this.#nodes) if (node.kind !== "client") this.#restart(node);
-    this.#queue.push(0, { kind: "tick" });
+    for (const node of this.#nodes) if (node.kind !== "client") this.#start(node);
+    this.#queue.push(plan.checkIntervalMs, { kind: "check" });
     this.#queue.push(plan.chaosIntervalMs, { kind: "chaos" });
     this.#queue.push(plan.faultPhaseMs, { kind: "heal" });
     for (const client of this.#clients) this.#queue.push(this.#rng.int(50), { kind: "client", node: client.index });
@@ -266,7 +351,6 @@ class Simulation {
     }
     if (violation !== null) this.#log(`VIOLATION ${violation.kind}: ${violation.message}`);
     else this.#log(`done: ${this.#requests} requests decided at every learner`);
-    const decidedEverywhere = [...this.#decided].filter((id) => this.#learners.every((l) => l.decided.has(id))).length;
     return {
       seed: this.#seed,
       variant: this.#variant,
@@ -274,30 +358,62 @@ class Simulation {
       steps: this.#steps,
       virtualMs: this.#nowMs,
       faults: this.#faults,
+      outcomes: this.#outcomes,
       requests: this.#requests,
-      requestsDecided: decidedEverywhere,
+      requestsDecided: this.#decidedEverywhere.size,
       slotsChosen: this.#checker.slotsChosen,
       duplicatesSuppressed: this.#duplicates,
+      decisionMsMax: this.#decisionMsMax,
       violation,
     };
   }
 
+  #newRequest(client: ClientNode, suffix: string): ClientRequest {
+    const rng = this.#rng;
+    const id = `${client.name}-${suffix}`;
+    let payload: string | number;
+    if (rng.chance(this.#plan.largeRequestShare)) {
+      // Multi-byte text close to requestBytesMax: 3 UTF-8 bytes per character, 1 UTF-16 unit.
+      this.#faults.largeRequest++;
+      const charsMax = Math.floor((this.#plan.limits.requestBytesMax - 64) / 3);
+      payload = "漢字かな".repeat(charsMax).slice(0, rng.between(Math.floor(charsMax / 2), charsMax));
+    } else {
+      payload = rng.chance(0.5) ? rng.int(1000) : `v${rng.int(1000)}`;
+    }
+    const request: ClientRequest = { id, payload };
+    this.#clientOf.set(id, client);
+    this.#requestById.set(id, request);
+    this.#requests++;
+    return request;
+  }
+
   #handle(event: SimEvent): void {
     switch (event.kind) {
-      case "deliver":
-        this.#deliver(event.from, event.to, event.msg);
+      case "process":
+        this.#inProcess(event.node, event.incarnation, event.timer, event.run);
         break;
-      case "tick":
-        this.#tickAll();
+      case "disk":
+        event.run();
+        break;
+      case "note":
+        this.#deliverNote(event.from, event.to, event.note);
+        break;
+      case "check":
+        this.#check();
         break;
       case "chaos":
         this.#chaos();
         break;
       case "restart": {
         const node = this.#nodes[event.node];
-        if (node !== undefined && node.kind !== "client" && node.core === null) this.#restart(node);
+        if (node === undefined || node.kind === "client" || node.up) break;
+        if (node.kind === "acceptor" && node.downAfterHeal) break;
+        this.#start(node);
         break;
       }
+      case "resume":
+        this.#resume(event.node);
+        break;
       case "partitionEnd":
         this.#endPartition(event.id);
         break;
@@ -307,57 +423,335 @@ class Simulation {
       case "heal":
         this.#heal();
         break;
+      case "burst":
+        this.#burst(event.number);
+        break;
+      case "pauseFollower": {
+        const followers = this.#proposers.filter((p) => p.up && p.driver?.role !== "leader");
+        if (followers.length > 0) this.#pause(this.#rng.pick(followers), "pauseInIdle", event.forMs);
+        break;
+      }
       case "client":
         this.#clientWake(event.node);
         break;
     }
   }
 
-  // ---- network -------------------------------------------------------------------------------
+  // ---- processes -----------------------------------------------------------------------------
 
-  #send(from: number, msg: Message): void {
-    const destination = destinationOf(msg);
-    switch (destination.to) {
-      case "acceptors":
-        for (const node of this.#acceptors) this.#transmit(from, node.index, msg);
+  /** Runs `run` in a process, unless it crashed since (`incarnation`); defers it while paused. */
+  #inProcess(index: number, incarnation: number, timer: boolean, run: () => void): void {
+    const node = this.#nodes[index];
+    if (node === undefined || node.kind === "client" || !node.up || node.incarnation !== incarnation) return;
+    if (node.pausedUntilMs > this.#nowMs) {
+      (timer ? node.pausedTimers : node.pausedOther).push(run);
+      return;
+    }
+    run();
+  }
+
+  #schedule(node: ProcessNode, delayMs: number, run: () => void, timer = false): void {
+    this.#queue.push(this.#nowMs + delayMs, {
+      kind: "process",
+      node: node.index,
+      incarnation: node.incarnation,
+      timer,
+      run,
+    });
+  }
+
+  #clockOf(node: ProcessNode): Clock {
+    return {
+      now: () => this.#nowMs,
+      setTimer: (delayMs, fn) => {
+        const id = ++this.#timerSeq;
+        node.timers.set(id, fn);
+        this.#schedule(
+          node,
+          delayMs,
+          () => {
+            const due = node.timers.get(id);
+            node.timers.delete(id);
+            due?.();
+          },
+          true,
+        );
+        return { cancel: () => node.timers.delete(id) };
+      },
+    };
+  }
+
+  #storeWorld(node: ProcessNode): StoreWorld {
+    const rng = this.#rng;
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the getter below needs the simulation
+    const simulation = this;
+    return {
+      get healed() {
+        return simulation.#healed;
+      },
+      chance: (p) => rng.chance(p),
+      between: (min, max) => rng.between(min, max),
+      atDisk: (delayMs, fn) => this.#queue.push(this.#nowMs + delayMs, { kind: "disk", run: fn }),
+      inProcess: (delayMs, fn) => this.#schedule(node, delayMs, fn),
+      crash: (kind) => {
+        if (node.up) this.#crash(node, kind);
+      },
+      count: (kind) => {
+        if (kind === "fencedWrite") this.#outcomes.fencedWrite++;
+        else this.#faults[kind]++;
+      },
+    };
+  }
+
+  #transport(node: ProcessNode): BusTransport {
+    return new BusTransport({
+      bus: new SimBus(this.#network, node.index),
+      subjects: this.#subjects,
+      acceptorIds: this.#acceptorIds,
+      limits: this.#plan.limits,
+      onDrop: (reason, subject, detail) => {
+        this.#outcomes.transportDrop++;
+        if (this.#trace) this.#log(`${node.name} transport dropped ${reason} on ${subject}: ${detail}`);
+      },
+      onHandlerError: (error) => {
+        throw error;
+      },
+    });
+  }
+
+  #start(node: ProcessNode): void {
+    node.up = true;
+    node.pausedUntilMs = 0;
+    node.transport = this.#transport(node);
+    const cores = variantCores(this.#variant, this.#plan.limits);
+    const common = {
+      clock: this.#clockOf(node),
+      transport: node.transport,
+      limits: this.#plan.limits,
+      hostLimits: this.#plan.hostLimits,
+    };
+    const world = this.#storeWorld(node);
+    switch (node.kind) {
+      case "acceptor": {
+        const driver = new AcceptorDriver({
+          ...common,
+          acceptorId: node.name,
+          createStore: () =>
+            new SimAcceptorStore(node.disk, world, this.#plan.storeFaults, cores.disk, (write) =>
+              this.#checker.acceptorWrote(node.name, write),
+            ),
+          onEvent: (event) => this.#onAcceptorEvent(node, event),
+          ...(cores.createAcceptor === undefined ? {} : { createAcceptor: cores.createAcceptor(node.name) }),
+        });
+        node.driver = driver;
+        driver.start();
         break;
+      }
       case "proposer": {
-        const node = this.#proposerById.get(destination.proposerId);
-        if (node !== undefined) this.#transmit(from, node.index, msg);
+        const reuse = this.#variant === "proposer-reuses-ballot" && node.starts > 0;
+        if (!reuse) {
+          this.#proposerById.delete(node.proposerId);
+          node.proposerId = `${node.name}-${node.starts}`;
+        }
+        node.starts++;
+        this.#proposerById.set(node.proposerId, node);
+        const createProposer = cores.createProposer(reuse ? Math.max(0, node.lastRound - 1) : 0);
+        const driver = new ProposerDriver({
+          ...common,
+          proposerId: node.proposerId,
+          acceptorIds: this.#acceptorIds,
+          random: () => node.rng.next(),
+          onEvent: (event) => this.#onProposerEvent(node, event),
+          ...(createProposer === undefined ? {} : { createProposer }),
+        });
+        node.driver = driver;
+        driver.start();
         break;
       }
-      case "proposersAndLearners":
-        for (const node of this.#proposers) if (node.index !== from) this.#transmit(from, node.index, msg);
-        for (const node of this.#learners) if (node.index !== from) this.#transmit(from, node.index, msg);
-        break;
       case "learner": {
-        const node = this.#learners.find((l) => l.name === destination.learnerId);
-        if (node !== undefined) this.#transmit(from, node.index, msg);
+        const driver = new LearnerDriver({
+          ...common,
+          learnerId: node.name,
+          acceptorIds: this.#acceptorIds,
+          createStore: () =>
+            new SimLearnerStore(node.disk, world, this.#plan.storeFaults, (slot, value) => {
+              this.#checker.learned(node.name, slot, value);
+              if (this.#trace) this.#log(`${node.name} stored slot ${slot} = ${describe(value)}`);
+            }),
+          onEvent: (event) => this.#onLearnerEvent(node, event),
+          ...(cores.createLearner === undefined ? {} : { createLearner: cores.createLearner }),
+        });
+        node.driver = driver;
+        driver.start();
         break;
       }
-      case "acceptorsAndLearners":
-        for (const node of this.#acceptors) this.#transmit(from, node.index, msg);
-        for (const node of this.#learners) if (node.index !== from) this.#transmit(from, node.index, msg);
+    }
+    if (this.#steps > 0) this.#log(`START ${node.kind === "proposer" ? node.proposerId : node.name}`);
+  }
+
+  #crash(node: ProcessNode, kind: FaultKind, restart = true): void {
+    this.#faults[kind]++;
+    if (node.kind === "proposer" && node.driver !== null)
+      node.lastRound = Math.max(node.lastRound, node.driver.ballot.round);
+    node.up = false;
+    node.incarnation++;
+    node.timers.clear();
+    node.pausedTimers.length = 0;
+    node.pausedOther.length = 0;
+    node.driver = null;
+    node.transport = null;
+    this.#network.disconnect(node.index);
+    this.#log(`CRASH ${node.name} (${kind})`);
+    if (restart) this.#queue.push(this.#nowMs + this.#rng.between(50, 600), { kind: "restart", node: node.index });
+  }
+
+  #pause(node: ProcessNode, kind: "pause" | "pauseInIdle", forMs: number): void {
+    if (!node.up || node.pausedUntilMs > this.#nowMs) return;
+    this.#faults[kind]++;
+    node.pausedUntilMs = this.#nowMs + forMs;
+    this.#log(`PAUSE ${node.name} for ${forMs}ms`);
+    this.#queue.push(node.pausedUntilMs, { kind: "resume", node: node.index });
+  }
+
+  /** Ends a pause: overdue timers run first, then what arrived, as Node's event loop orders them. */
+  #resume(index: number): void {
+    const node = this.#nodes[index];
+    if (node === undefined || node.kind === "client" || !node.up || node.pausedUntilMs > this.#nowMs) return;
+    node.pausedUntilMs = 0;
+    const incarnation = node.incarnation;
+    const waiting = [...node.pausedTimers.splice(0), ...node.pausedOther.splice(0)];
+    this.#log(`RESUME ${node.name} (${waiting.length} waiting)`);
+    for (const run of waiting) {
+      if (!node.up || node.incarnation !== incarnation) break;
+      run();
+    }
+  }
+
+  #onAcceptorEvent(node: AcceptorNode, event: AcceptorEvent): void {
+    switch (event.kind) {
+      case "voting":
+        this.#checker.acceptorPromise(node.name, event.promised, "after an open");
         break;
-      case "everyone":
-        for (const node of this.#acceptors) this.#transmit(from, node.index, msg);
-        for (const node of this.#proposers) if (node.index !== from) this.#transmit(from, node.index, msg);
-        for (const node of this.#learners) if (node.index !== from) this.#transmit(from, node.index, msg);
+      case "dropped":
+        if (event.reason !== "notVoting" && event.reason !== "queueFull") this.#outcomes.refused++;
+        break;
+      case "fatal":
+        this.#fatal(node, event.error);
+        break;
+      default:
         break;
     }
   }
 
-  /** One message on one link: partitions, loss, duplication, delay and reordering apply here. */
-  #transmit(from: number, to: number, msg: SimMessage): void {
+  #onProposerEvent(node: ProposerNode, event: ProposerEvent): void {
+    switch (event.kind) {
+      case "role":
+        node.lastRound = Math.max(node.lastRound, event.ballot.round);
+        if (event.to === "leader") {
+          this.#log(`${node.proposerId} leads at ${ballotKey(event.ballot)}`);
+          if (this.#settledMs !== null) {
+            this.#outcomes.leaderChangeAfterSettle++;
+            if (!this.#leaderChangedThisBurst) this.#burstsWithLeaderChange++;
+            this.#leaderChangedThisBurst = true;
+          }
+        }
+        break;
+      case "dropped":
+        this.#outcomes.refused++;
+        break;
+      case "fatal":
+        this.#fatal(node, event.error);
+        break;
+      default:
+        break;
+    }
+  }
+
+  #onLearnerEvent(node: LearnerNode, event: LearnerEvent): void {
+    switch (event.kind) {
+      case "loaded": {
+        // A learner that crashed after its append landed and before it reported the deliveries
+        // comes back with them in its log: they count as delivered now, in order.
+        const driver = node.driver;
+        for (let index = this.#checker.nextIndexOf(node.name); index < event.nextIndex; index++) {
+          const entry = driver?.entry(index);
+          if (entry !== undefined) this.#delivered(node, { kind: "delivered", ...entry });
+        }
+        this.#checker.learnerRestarted(node.name, event.nextIndex);
+        break;
+      }
+      case "delivered":
+        this.#delivered(node, event.delivery);
+        break;
+      case "dropped":
+        this.#outcomes.refused++;
+        break;
+      case "fatal":
+        this.#fatal(node, event.error);
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** A driver stopped on a broken invariant: in production the process would exit 70. */
+  #fatal(node: ProcessNode, error: unknown): never {
+    if (error instanceof ViolationError) throw error;
+    const message = error instanceof Error ? error.message : String(error);
+    throw new ViolationError("assertion", `${node.name} stopped: ${message}`);
+  }
+
+  #delivered(node: LearnerNode, delivery: Delivery): void {
+    this.#checker.delivered(node.name, delivery);
+    const id = delivery.kind === "delivered" ? delivery.request.id : delivery.requestId;
+    if (delivery.kind === "duplicate") this.#duplicates++;
+    node.decided.add(id);
+    if (this.#trace)
+      this.#log(`${node.name} ${delivery.kind} ${id} at index ${delivery.index} (slot ${delivery.slot})`);
+    if (this.#decidedEverywhere.has(id) || !this.#learners.every((l) => l.decided.has(id))) return;
+    this.#decidedEverywhere.add(id);
+    this.#clientOf.get(id)?.outstanding.delete(id);
+    if (this.#healed) {
+      const sentMs = Math.max(this.#sentMs.get(id) ?? this.#healMs, this.#healMs);
+      this.#decisionMsMax = Math.max(this.#decisionMsMax, this.#nowMs - sentMs);
+    }
+  }
+
+  // ---- network -------------------------------------------------------------------------------
+
+  /** One message of the simulated NATS to one subscription: the link's faults apply. */
+  #transmitBus(from: number, to: SimSubscription, subject: string, data: Uint8Array): void {
+    const target = this.#nodes[to.node];
+    if (target === undefined || target.kind === "client") return;
+    const incarnation = target.incarnation;
+    const deliver = (): void => {
+      if (!to.live) return;
+      const message: BusMessage = { subject, data, headers: {}, respond: () => false };
+      if (this.#trace) this.#log(`${this.#name(from)} → ${target.name} ${subject}`);
+      to.handler(message);
+    };
+    this.#link(from, to.node, subject, (delayMs) =>
+      this.#queue.push(this.#nowMs + delayMs, {
+        kind: "process",
+        node: to.node,
+        incarnation,
+        timer: false,
+        run: deliver,
+      }),
+    );
+  }
+
+  /** Partitions, loss, duplication, delay and reordering of one message on one link. */
+  #link(from: number, to: number, what: string, send: (delayMs: number) => void): void {
     const plan = this.#plan;
     const rng = this.#rng;
     if (this.#blocked[from * this.#nodes.length + to] !== 0) {
-      if (this.#trace) this.#log(`${this.#name(from)} → ${this.#name(to)} ${describeMessage(msg)} BLOCKED`);
+      if (this.#trace) this.#log(`${this.#name(from)} → ${this.#name(to)} ${what} BLOCKED`);
       return;
     }
     if (rng.chance(plan.dropProbability)) {
       this.#faults.drop++;
-      if (this.#trace) this.#log(`${this.#name(from)} → ${this.#name(to)} ${describeMessage(msg)} DROPPED`);
+      if (this.#trace) this.#log(`${this.#name(from)} → ${this.#name(to)} ${what} DROPPED`);
       return;
     }
     const copies = rng.chance(plan.duplicateProbability) ? 2 : 1;
@@ -369,137 +763,29 @@ class Simulation {
         delayMs += rng.between(50, 1000);
       }
       if ((this.#slowUntil[from] ?? 0) > this.#nowMs) delayMs += rng.between(100, 600);
-      this.#queue.push(this.#nowMs + delayMs, { kind: "deliver", from, to, msg });
+      send(delayMs);
     }
   }
 
-  #deliver(from: number, to: number, msg: SimMessage): void {
+  #note(from: number, to: number, note: ClientNote): void {
+    this.#link(from, to, note.type, (delayMs) =>
+      this.#queue.push(this.#nowMs + delayMs, { kind: "note", from, to, note }),
+    );
+  }
+
+  #deliverNote(from: number, to: number, note: ClientNote): void {
     const node = this.#nodes[to];
     if (node === undefined) return;
-    if (this.#trace)
-      this.#log(
-        `${this.#name(from)} → ${this.#name(to)} ${describeMessage(msg)}${this.#isDown(node) ? " (down)" : ""}`,
-      );
-    if (msg.type === "reject") {
-      if (node.kind === "client") this.#onReject(node, msg);
+    if (note.type === "reply") {
+      if (node.kind === "client") this.#onReply(node, note.requestId, note.outcome);
       return;
     }
-    switch (node.kind) {
-      case "acceptor":
-        if (node.core !== null) this.#acceptorReceive(node, node.core, msg);
-        break;
-      case "proposer":
-        if (node.core !== null) this.#proposerReceive(node, node.core, msg);
-        break;
-      case "learner":
-        if (node.core !== null) this.#learnerReceive(node, node.core, msg);
-        break;
-      case "client":
-        break;
-    }
-  }
-
-  // ---- acceptors -----------------------------------------------------------------------------
-
-  #acceptorReceive(node: AcceptorNode, core: Acceptor, msg: Message): void {
-    let step: AcceptorStep;
-    if (
-      this.#variant === "acceptor-accepts-below-promise" &&
-      msg.type === "accept" &&
-      compareBallots(msg.ballot, core.promised) < 0
-    ) {
-      // The bug: the acceptor accepts, and keeps its higher promise.
-      const promised = core.promised;
-      const lowered = new Acceptor(node.name, { ...core.state, promised: msg.ballot }, this.#plan.limits);
-      const inner = lowered.receive(msg, this.#nowMs);
-      node.core = new Acceptor(node.name, { ...lowered.state, promised }, this.#plan.limits);
-      step = { persist: inner.persist && { ...inner.persist, promised }, send: inner.send, refused: null };
-    } else {
-      step = core.receive(msg, this.#nowMs);
-    }
-    let write = step.persist;
-    if (write !== null && this.#variant === "accept-keeps-promise" && write.accept !== null) {
-      write = { ...write, promised: node.disk.promised };
-    }
-    if (write !== null) {
-      if (!this.#healed && this.#rng.chance(this.#plan.crashBeforePersistProbability)) {
-        this.#crash(node, "crashBeforePersist");
-        return;
-      }
-      this.#persistAcceptor(node, write);
-      if (!this.#healed && this.#rng.chance(this.#plan.crashAfterPersistProbability)) {
-        this.#crash(node, "crashAfterPersist");
-        return;
-      }
-    }
-    if (node.core !== null) this.#checker.acceptorPromise(node.name, node.core.promised, "after a step");
-    for (const out of step.send) this.#send(node.index, out);
-  }
-
-  #persistAcceptor(node: AcceptorNode, write: AcceptorWrite): void {
-    this.#checker.acceptorWrote(node.name, write);
-    node.disk.promised = write.promised;
-    if (write.accept !== null) node.disk.accepted.set(write.accept.slot, write.accept);
-    node.disk.chosenBelow = Math.max(node.disk.chosenBelow, write.chosenBelow);
-  }
-
-  // ---- proposers -----------------------------------------------------------------------------
-
-  #proposerReceive(node: ProposerNode, core: Proposer, msg: Message): void {
-    let input = msg;
-    if (this.#variant === "proposer-ignores-phase1" && msg.type === "promise") input = { ...msg, accepted: [] };
-    this.#afterProposerStep(node, core, core.receive(input, this.#nowMs));
-  }
-
-  #afterProposerStep(node: ProposerNode, core: Proposer, step: ProposerStep): void {
-    node.lastRound = Math.max(node.lastRound, core.ballot.round);
-    for (const out of step.send) this.#send(node.index, out);
-    for (const rejection of step.rejected) {
-      const client = this.#clientOf.get(rejection.requestId);
-      if (client === undefined) continue;
-      this.#transmit(node.index, client.index, {
-        type: "reject",
-        requestId: rejection.requestId,
-        leaderHint: rejection.leaderHint,
-      });
-    }
-  }
-
-  // ---- learners ------------------------------------------------------------------------------
-
-  #learnerReceive(node: LearnerNode, core: Learner, msg: Message): void {
-    this.#afterLearnerStep(node, core.receive(msg, this.#nowMs));
-    if (this.#variant === "learner-double-counts" && msg.type === "accepted" && node.core === core) {
-      // The bug: the same acceptor's vote is counted again, as if from another acceptor.
-      const ids = this.#acceptorIds;
-      const other = ids[(ids.indexOf(msg.acceptorId) + 1) % ids.length] ?? msg.acceptorId;
-      this.#afterLearnerStep(node, core.receive({ ...msg, acceptorId: other }, this.#nowMs));
-    }
-  }
-
-  #afterLearnerStep(node: LearnerNode, step: LearnerStep): void {
-    if (step.learned.length > 0) {
-      if (!this.#healed && this.#rng.chance(this.#plan.learnerCrashBeforePersistProbability)) {
-        this.#crash(node, "learnerCrashBeforePersist");
-        return;
-      }
-      for (const { slot, value } of step.learned) {
-        this.#checker.learned(node.name, slot, value);
-        node.disk.set(slot, value);
-        if (this.#trace) this.#log(`${node.name} learned slot ${slot} = ${describe(value)}`);
-      }
-    }
-    for (const delivery of step.delivered) {
-      this.#checker.delivered(node.name, delivery);
-      const id = delivery.kind === "delivered" ? delivery.request.id : delivery.requestId;
-      if (delivery.kind === "duplicate") this.#duplicates++;
-      node.decided.add(id);
-      this.#decided.add(id);
-      this.#clientOf.get(id)?.outstanding.delete(id);
-      if (this.#trace)
-        this.#log(`${node.name} ${delivery.kind} ${id} at index ${delivery.index} (slot ${delivery.slot})`);
-    }
-    for (const out of step.send) this.#send(node.index, out);
+    if (node.kind !== "proposer") return;
+    // The proposer's service answers in the process: lost if it is down, late if it is paused.
+    this.#inProcess(node.index, node.incarnation, false, () => {
+      const outcome = node.driver?.propose(note.request);
+      if (outcome !== undefined) this.#note(to, from, { type: "reply", requestId: note.request.id, outcome });
+    });
   }
 
   // ---- clients -------------------------------------------------------------------------------
@@ -509,7 +795,7 @@ class Simulation {
     if (client?.kind !== "client") return;
     const plan = this.#plan;
     for (const [id, outstanding] of client.outstanding) {
-      if (this.#decided.has(id)) {
+      if (this.#decidedEverywhere.has(id)) {
         client.outstanding.delete(id);
       } else if (this.#nowMs - outstanding.sentMs >= plan.clientRetryMs) {
         // Retry elsewhere: the proposer we tried may be down, deposed or cut off.
@@ -523,6 +809,7 @@ class Simulation {
       const request = client.queue.shift();
       if (request === undefined) break;
       this.#checker.submitted(request.id, request.payload);
+      this.#sentMs.set(request.id, this.#nowMs);
       this.#propose(client, request.id, client.hint ?? this.#rng.pick(this.#proposers).index);
     }
     if (client.outstanding.size > 0 || client.queue.length > 0) {
@@ -531,47 +818,120 @@ class Simulation {
   }
 
   #propose(client: ClientNode, requestId: string, target: number): void {
-    const proposer = this.#nodes[target];
     const request = this.#requestById.get(requestId);
-    if (proposer?.kind !== "proposer" || request === undefined) return;
+    if (request === undefined) return;
     client.outstanding.set(requestId, { sentMs: this.#nowMs, target });
-    this.#transmit(client.index, target, { type: "propose", proposerId: proposer.proposerId, request });
+    this.#note(client.index, target, { type: "propose", request });
   }
 
-  #onReject(client: ClientNode, note: RejectNote): void {
-    if (this.#decided.has(note.requestId)) return;
-    const hinted = note.leaderHint === null ? undefined : this.#proposerById.get(note.leaderHint);
+  #onReply(client: ClientNode, requestId: string, outcome: ProposeOutcome): void {
+    if (this.#decidedEverywhere.has(requestId) || outcome.status === "queued") return;
+    const hinted = outcome.leaderHint === null ? undefined : this.#proposerById.get(outcome.leaderHint);
     client.hint = hinted?.index ?? null;
-    const outstanding = client.outstanding.get(note.requestId);
+    const outstanding = client.outstanding.get(requestId);
     // Retry at the next wake-up, towards the hinted leader.
     if (outstanding !== undefined) outstanding.sentMs = -Infinity;
   }
 
+  #burst(number: number): void {
+    this.#burstsDone = number;
+    const requests = this.#burstRequests[number - 1] ?? [];
+    this.#faults.idlePeriod++;
+    this.#log(`BURST ${number}: ${requests.length} requests after ${this.#plan.idlePeriodMs}ms idle`);
+    for (const request of requests) this.#clientOf.get(request.id)?.queue.push(request);
+    for (const client of this.#clients) this.#clientWake(client.index);
+  }
+
   // ---- time, faults, healing -----------------------------------------------------------------
 
-  #tickAll(): void {
-    for (const node of this.#proposers) {
-      if (node.core !== null) this.#afterProposerStep(node, node.core, node.core.tick(this.#nowMs));
-    }
-    for (const node of this.#learners) {
-      if (node.core !== null) this.#afterLearnerStep(node, node.core.tick(this.#nowMs));
-    }
+  /** The liveness checks, every checkIntervalMs: the run ends once every request is decided. */
+  #check(): void {
+    const plan = this.#plan;
     if (this.#healed) {
-      if (this.#learners.every((l) => l.decided.size === this.#requests)) {
+      if (this.#decidedEverywhere.size === this.#requests) {
         this.#done = true;
         return;
       }
-      if (this.#nowMs > this.#plan.faultPhaseMs + this.#plan.livenessBoundMs) {
-        const missing = this.#learners
-          .map((l) => `${l.name} has ${l.decided.size}/${this.#requests} (next slot ${l.core?.nextSlot ?? "down"})`)
-          .join("; ");
+      if (this.#burstsWithLeaderChange > plan.burstsWithLeaderChangeMax) {
         throw new ViolationError(
           "liveness",
-          `not every request was decided ${this.#plan.livenessBoundMs}ms after healing: ${missing}`,
+          `the leader changed during ${this.#burstsWithLeaderChange} idle periods or bursts after the cluster settled ` +
+            `(${this.#outcomes.leaderChangeAfterSettle} changes)`,
+        );
+      }
+      // Settled, or the last burst decided: everything sent so far is decided everywhere.
+      const quiet =
+        this.#clients.every((c) => c.queue.length === 0) &&
+        this.#decidedEverywhere.size === this.#sentMs.size &&
+        this.#nowMs >= this.#burstDueMs;
+      if (quiet && (this.#settledMs !== null || this.#stableLeader())) {
+        if (this.#settledMs === null) {
+          this.#settledMs = this.#nowMs;
+          this.#log(`SETTLED: every request so far is decided; ${plan.idleBursts} idle bursts follow`);
+        }
+        if (this.#burstsSent < this.#burstsDone + 1) this.#scheduleBurst();
+      }
+      for (const [id, sentMs] of this.#sentMs) {
+        if (this.#decidedEverywhere.has(id)) continue;
+        const waitedMs = this.#nowMs - Math.max(sentMs, this.#healMs);
+        if (waitedMs > plan.requestDecisionBoundMs) {
+          const missing = this.#learners
+            .map((l) => `${l.name} ${l.decided.has(id) ? "has it" : `is at slot ${l.driver?.durableSlot ?? "down"}`}`)
+            .join(", ");
+          throw new ViolationError(
+            "liveness",
+            `request ${id} was not decided ${plan.requestDecisionBoundMs}ms after healing or sending (${missing})`,
+          );
+        }
+      }
+      if (
+        this.#nowMs >
+        this.#healMs + plan.livenessBoundMs + plan.idleBursts * (plan.idlePeriodMs + plan.requestDecisionBoundMs)
+      ) {
+        const proposers = this.#proposers
+          .map(
+            (p) =>
+              `${p.proposerId} ${p.driver?.role ?? "down"} at ${p.driver === null ? "-" : ballotKey(p.driver.ballot)}`,
+          )
+          .join(", ");
+        const acceptors = this.#acceptors.map((a) => `${a.name} promised ${ballotKey(a.disk.promised)}`).join(", ");
+        throw new ViolationError(
+          "liveness",
+          `the run did not finish after healing: ${this.#decidedEverywhere.size}/${this.#requests} decided, ` +
+            `${this.#settledMs === null ? "never settled" : `${this.#burstsDone} bursts done`}; ${proposers}; ${acceptors}`,
         );
       }
     }
-    this.#queue.push(this.#nowMs + this.#plan.tickIntervalMs, { kind: "tick" });
+    this.#queue.push(this.#nowMs + plan.checkIntervalMs, { kind: "check" });
+  }
+
+  /**
+   * One proposer leads and every proposer follows it. (Acceptors may still hold a higher promise
+   * that an idle leader cannot know of, from a candidacy that lost the race to its heartbeat: the
+   * first burst then costs one leader change, which `burstsWithLeaderChangeMax` allows.)
+   */
+  #stableLeader(): boolean {
+    const leader = this.#proposers.find((p) => p.driver?.role === "leader");
+    return leader !== undefined && this.#proposers.every((p) => p.up && p.driver?.leaderId === leader.proposerId);
+  }
+
+  /**
+   * Once the cluster settled, and again once each burst is decided: the next burst follows an
+   * idle period longer than a leader timeout, during which a follower may pause long enough for
+   * its election timer to be overdue when it resumes. Neither may change the leader.
+   */
+  #scheduleBurst(): void {
+    const plan = this.#plan;
+    const number = ++this.#burstsSent;
+    if (number > plan.idleBursts) return;
+    this.#leaderChangedThisBurst = false;
+    const burstMs = this.#nowMs + plan.idlePeriodMs;
+    this.#burstDueMs = burstMs;
+    this.#queue.push(burstMs, { kind: "burst", number });
+    const pauseMs = plan.idlePeriodMs - 30;
+    if (plan.pauseFollowerInIdle && pauseMs > plan.limits.leaderTimeoutMs) {
+      this.#queue.push(this.#nowMs + 10, { kind: "pauseFollower", forMs: pauseMs });
+    }
   }
 
   #chaos(): void {
@@ -579,15 +939,13 @@ class Simulation {
     const plan = this.#plan;
     const rng = this.#rng;
     if (rng.chance(plan.crashProbability)) {
-      const candidates = this.#nodes.filter((n) => n.kind !== "client" && n.core !== null);
+      const candidates = this.#nodes.filter((n): n is ProcessNode => n.kind !== "client" && n.up);
       if (candidates.length > 0) {
         const node = rng.pick(candidates);
-        if (node.kind !== "client") {
-          this.#crash(
-            node,
-            node.kind === "acceptor" ? "crashAcceptor" : node.kind === "proposer" ? "crashProposer" : "crashLearner",
-          );
-        }
+        this.#crash(
+          node,
+          node.kind === "acceptor" ? "crashAcceptor" : node.kind === "proposer" ? "crashProposer" : "crashLearner",
+        );
       }
     }
     if (this.#partitions.size === 0 && rng.chance(plan.partitionProbability)) this.#startPartition();
@@ -601,60 +959,15 @@ class Simulation {
         this.#queue.push(untilMs, { kind: "slowEnd", node: node.index });
       }
     }
-    this.#queue.push(this.#nowMs + plan.chaosIntervalMs, { kind: "chaos" });
-  }
-
-  #crash(node: AcceptorNode | ProposerNode | LearnerNode, kind: FaultKind): void {
-    this.#faults[kind]++;
-    node.core = null;
-    this.#log(`CRASH ${node.name} (${kind})`);
-    this.#queue.push(this.#nowMs + this.#rng.between(50, 600), { kind: "restart", node: node.index });
-  }
-
-  #restart(node: AcceptorNode | ProposerNode | LearnerNode): void {
-    const limits = this.#plan.limits;
-    switch (node.kind) {
-      case "acceptor": {
-        let promised = node.disk.promised;
-        if (this.#variant === "acceptor-forgets-promise") {
-          promised = ZERO_BALLOT;
-          for (const entry of node.disk.accepted.values())
-            if (compareBallots(entry.ballot, promised) > 0) promised = entry.ballot;
-        }
-        node.core = new Acceptor(
-          node.name,
-          { promised, accepted: new Map(node.disk.accepted), chosenBelow: node.disk.chosenBelow },
-          limits,
-        );
-        this.#checker.acceptorPromise(node.name, node.core.promised, "after a restart");
-        break;
-      }
-      case "proposer": {
-        const reuse = this.#variant === "proposer-reuses-ballot" && node.incarnation >= 0;
-        if (!reuse) {
-          this.#proposerById.delete(node.proposerId);
-          node.incarnation++;
-          node.proposerId = `${node.name}-${node.incarnation}`;
-        }
-        this.#proposerById.set(node.proposerId, node);
-        node.core = new Proposer({
-          proposerId: node.proposerId,
-          acceptorIds: this.#acceptorIds,
-          limits,
-          random: () => node.rng.next(),
-          nowMs: this.#nowMs,
-          startRound: reuse ? Math.max(0, node.lastRound - 1) : 0,
-        });
-        break;
-      }
-      case "learner": {
-        const log = [...node.disk.entries()].sort((a, b) => a[0] - b[0]);
-        node.core = new Learner({ learnerId: node.name, acceptorIds: this.#acceptorIds, limits }, log, this.#nowMs);
-        this.#checker.learnerRestarted(node.name, node.core.nextIndex);
-        break;
-      }
+    if (rng.chance(plan.pauseProbability)) {
+      const processes = this.#nodes.filter((n): n is ProcessNode => n.kind !== "client");
+      this.#pause(
+        rng.pick(processes),
+        "pause",
+        rng.between(plan.limits.leaderTimeoutMs, 4 * plan.limits.leaderTimeoutMs),
+      );
     }
-    if (this.#steps > 0) this.#log(`RESTART ${node.kind === "proposer" ? node.proposerId : node.name}`);
+    this.#queue.push(this.#nowMs + plan.chaosIntervalMs, { kind: "chaos" });
   }
 
   #startPartition(): void {
@@ -693,18 +1006,33 @@ class Simulation {
     this.#log(`PARTITION healed`);
   }
 
-  /** Ends the fault phase: no more loss, duplication, reordering, partitions or crashes. */
+  /**
+   * Ends the fault phase: no more loss, duplication, reordering, partitions, pauses or store
+   * faults; every process is up again, except a minority of acceptors when the plan says so.
+   */
   #heal(): void {
     this.#healed = true;
+    this.#healMs = this.#nowMs;
     for (const id of [...this.#partitions.keys()]) this.#endPartition(id);
     this.#slowUntil.fill(0);
     this.#plan = { ...this.#plan, dropProbability: 0, duplicateProbability: 0, reorderProbability: 0 };
-    for (const node of this.#nodes) if (node.kind !== "client" && node.core === null) this.#restart(node);
+    const down = this.#rng.int(this.#acceptors.length);
+    for (let i = 0; i < this.#plan.acceptorsDownAfterHeal; i++) {
+      const node = this.#acceptors[(down + i) % this.#acceptors.length];
+      if (node === undefined) continue;
+      node.downAfterHeal = true;
+      if (node.up) this.#crash(node, "minorityDown", false);
+      else this.#faults.minorityDown++;
+    }
+    for (const node of this.#nodes) {
+      if (node.kind === "client") continue;
+      if (node.up && node.pausedUntilMs > this.#nowMs) {
+        node.pausedUntilMs = this.#nowMs;
+        this.#resume(node.index);
+      }
+      if (!node.up && !(node.kind === "acceptor" && node.downAfterHeal)) this.#start(node);
+    }
     this.#log("HEAL: faults stop; every request must now be decided");
-  }
-
-  #isDown(node: Node): boolean {
-    return node.kind !== "client" && node.core === null;
   }
 
   #name(index: number): string {
@@ -722,14 +1050,14 @@ function pct(p: number): string {
   return `${(p * 100).toFixed(1)}%`;
 }
 
-/** A compact readable form of a message, for traces. */
-export function describeMessage(msg: SimMessage): string {
+/** A compact readable form of a protocol message, for traces. */
+export function describeMessage(msg: Message): string {
   const b = (ballot: Ballot): string => ballotKey(ballot);
   switch (msg.type) {
     case "prepare":
       return `prepare ${b(msg.ballot)} from slot ${msg.fromSlot}`;
     case "promise":
-      return `promise ${msg.acceptorId} ${b(msg.ballot)} [${msg.accepted.map((e) => `${e.slot}@${b(e.ballot)}=${describe(e.value)}`).join(" ")}]`;
+      return `promise ${msg.acceptorId} ${b(msg.ballot)} [${msg.fromSlot}, ${msg.toSlot ?? "∞"}) ${msg.accepted.length} entries`;
     case "accept":
       return `accept ${b(msg.ballot)} slot ${msg.slot} = ${describe(msg.value)}`;
     case "accepted":
@@ -746,7 +1074,5 @@ export function describeMessage(msg: SimMessage): string {
       return `catchupReply ${msg.acceptorId} → ${msg.learnerId} [${msg.fromSlot}, ${msg.toSlot}) ${msg.accepted.length} entries`;
     case "propose":
       return `propose ${msg.request.id}=${JSON.stringify(msg.request.payload)}`;
-    case "reject":
-      return `reject ${msg.requestId} hint ${msg.leaderHint ?? "none"}`;
   }
 }
