@@ -210,7 +210,11 @@ describe("phase 1 in ranges (issue 7, hole 2: no promise may outgrow one message
       ELECTION_MS,
     );
     expect(proposer.role).toBe("candidate");
-    expect(step.send).toEqual([{ type: "prepare", ballot: b(1, "p1"), fromSlot: 2 }]);
+    // With a majority promised, it says so with heartbeats, so that no follower preempts it.
+    expect(step.send).toEqual([
+      { type: "prepare", ballot: b(1, "p1"), fromSlot: 2 },
+      { type: "heartbeat", ballot: b(1, "p1"), nextSlot: 0, chosenBelow: 0 },
+    ]);
     // A late promise for the first range does not count towards the second.
     proposer.receive(first("a3", 2, []), ELECTION_MS);
     expect(proposer.role).toBe("candidate");

@@ -160,6 +160,12 @@ export class Proposer {
         break;
       case "candidate":
         if (nowMs - this.#prepareSentMs >= this.#limits.prepareRetransmitMs) this.#sendPrepare(nowMs, out);
+        if (
+          this.#prepareFromSlot > this.#phase1FromSlot &&
+          nowMs - this.#heartbeatSentMs >= this.#limits.heartbeatIntervalMs
+        ) {
+          this.#sendHeartbeat(nowMs, out);
+        }
         break;
       case "leader":
         if (this.#lostQuorum(nowMs)) {
@@ -293,8 +299,12 @@ export class Proposer {
     if (coveredTo === Number.POSITIVE_INFINITY) {
       this.#becomeLeader(nowMs, out);
     } else {
+      // A majority promised our ballot: no lower one can win now. Say so with heartbeats while
+      // the remaining ranges take their round trips, or the other proposers, hearing no leader,
+      // would preempt a long phase 1 forever (a duel).
       this.#prepareFromSlot = coveredTo;
       this.#sendPrepare(nowMs, out);
+      if (nowMs - this.#heartbeatSentMs >= this.#limits.heartbeatIntervalMs) this.#sendHeartbeat(nowMs, out);
     }
   }
 

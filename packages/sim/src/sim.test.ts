@@ -21,6 +21,9 @@ describe("simulation of the real protocol", () => {
     for (const kind of FAULT_KINDS) expect(summary.faults[kind], kind).toBeGreaterThan(0);
     // The faults reached what they aim at: late writes were fenced, oversized answers cut.
     expect(summary.outcomes.fencedWrite).toBeGreaterThan(0);
+    expect(summary.outcomes.rangedPromise).toBeGreaterThan(0);
+    expect(summary.outcomes.shortCatchupReply).toBeGreaterThan(0);
+    expect(summary.outcomes.transportDrop).toBe(0);
   }, 300_000);
 
   it("keeps every invariant over 300 fresh random seeds", () => {

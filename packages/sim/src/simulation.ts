@@ -1,4 +1,5 @@
 import {
+  Acceptor,
   type Ballot,
   ballotKey,
   type ClientRequest,
@@ -9,6 +10,7 @@ import {
   type SlotValue,
 } from "@paxos/core";
 import {
+  type AcceptorCore,
   AcceptorDriver,
   type AcceptorEvent,
   type Clock,
@@ -64,6 +66,9 @@ export const OUTCOME_KINDS = [
   "refused",
   /** Leader changes once the cluster had settled after healing. */
   "leaderChangeAfterSettle",
+  /** Promises that reported a range short of the log's end, and catch-up answers cut short. */
+  "rangedPromise",
+  "shortCatchupReply",
 ] as const;
 
 export type OutcomeKind = (typeof OUTCOME_KINDS)[number];
@@ -541,7 +546,10 @@ class Simulation {
               this.#checker.acceptorWrote(node.name, write),
             ),
           onEvent: (event) => this.#onAcceptorEvent(node, event),
-          ...(cores.createAcceptor === undefined ? {} : { createAcceptor: cores.createAcceptor(node.name) }),
+          createAcceptor: (state) =>
+            this.#observedAcceptor(
+              cores.createAcceptor?.(node.name)(state) ?? new Acceptor(node.name, state, this.#plan.limits),
+            ),
         });
         node.driver = driver;
         driver.start();
@@ -625,6 +633,25 @@ class Simulation {
       if (!node.up || node.incarnation !== incarnation) break;
       run();
     }
+  }
+
+  /** Counts the answers that were cut to fit one message, on their way out of `core`. */
+  #observedAcceptor(core: AcceptorCore): AcceptorCore {
+    return {
+      get promised() {
+        return core.promised;
+      },
+      receive: (msg, nowMs) => {
+        const step = core.receive(msg, nowMs);
+        for (const out of step.send) {
+          if (out.type === "promise" && out.toSlot !== null) this.#outcomes.rangedPromise++;
+          if (out.type === "catchupReply" && msg.type === "catchup" && out.toSlot < msg.toSlot) {
+            this.#outcomes.shortCatchupReply++;
+          }
+        }
+        return step;
+      },
+    };
   }
 
   #onAcceptorEvent(node: AcceptorNode, event: AcceptorEvent): void {
