@@ -77,9 +77,7 @@ describe("a leader change over a long log above a stuck slot", () => {
     expect(slotValueBytes(value)).toBeGreaterThan(DEFAULT_LIMITS.batchBytesMax * 0.9);
     expect(SLOTS * slotValueBytes(value)).toBeGreaterThan(50 * DEFAULT_LIMITS.messageBytesMax);
     await Promise.all(ACCEPTOR_IDS.map((id, i) => seed(redis[i]?.url ?? "", id)));
-    acceptors = await Promise.all(
-      ACCEPTOR_IDS.map((id, i) => startAcceptor(where, id, redis[i]?.url ?? "", false)),
-    );
+    acceptors = await Promise.all(ACCEPTOR_IDS.map((id, i) => startAcceptor(where, id, redis[i]?.url ?? "", false)));
     const learner = await startLearner(where, "l1", join(dataDir, "learner-l1"));
     client = await TestClient.connect(where);
     await Promise.all([...acceptors, learner].map((service) => waitReady(service, 60_000)));
