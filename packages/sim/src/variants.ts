@@ -145,22 +145,27 @@ class AcceptsBelowPromise implements AcceptorCore {
   }
 }
 
-/** The bug: a promise carries every accepted slot from its start, however large. */
-class PromiseWithoutRanges implements AcceptorCore {
-  readonly #inner: Acceptor;
+/** A real acceptor whose inputs or outputs a variant bends. */
+abstract class BentAcceptor implements AcceptorCore {
+  protected readonly inner: Acceptor;
 
   constructor(id: string, state: AcceptorState, limits: Limits) {
-    this.#inner = new Acceptor(id, state, limits);
+    this.inner = new Acceptor(id, state, limits);
   }
 
   get promised(): Ballot {
-    return this.#inner.promised;
+    return this.inner.promised;
   }
 
+  abstract receive(msg: Message, nowMs: number): AcceptorStep;
+}
+
+/** The bug: a promise carries every accepted slot from its start, however large. */
+class PromiseWithoutRanges extends BentAcceptor {
   receive(msg: Message, nowMs: number): AcceptorStep {
-    const step = this.#inner.receive(msg, nowMs);
+    const step = this.inner.receive(msg, nowMs);
     if (msg.type !== "prepare") return step;
-    const state = this.#inner.state;
+    const state = this.inner.state;
     return {
       ...step,
       send: step.send.map((out) => {
@@ -174,20 +179,10 @@ class PromiseWithoutRanges implements AcceptorCore {
 }
 
 /** The bug: prepares are judged as if no leader had been heard for a long time. */
-class AcceptorWithoutLease implements AcceptorCore {
-  readonly #inner: Acceptor;
-
-  constructor(id: string, state: AcceptorState, limits: Limits) {
-    this.#inner = new Acceptor(id, state, limits);
-  }
-
-  get promised(): Ballot {
-    return this.#inner.promised;
-  }
-
+class AcceptorWithoutLease extends BentAcceptor {
   receive(msg: Message, nowMs: number): AcceptorStep {
     if (msg.type === "heartbeat") return { persist: null, send: [], refused: null };
-    return this.#inner.receive(msg, msg.type === "prepare" ? Number.MAX_SAFE_INTEGER : nowMs);
+    return this.inner.receive(msg, msg.type === "prepare" ? Number.MAX_SAFE_INTEGER : nowMs);
   }
 }
 
