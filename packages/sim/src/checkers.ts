@@ -21,6 +21,7 @@ export type ViolationKind =
   | "oneValuePerBallot"
   | "atMostOnceDelivery"
   | "assertion"
+  | "boundedness"
   | "liveness";
 
 /** A broken invariant, found at one step of one run. */
@@ -246,8 +247,9 @@ export class SafetyChecker {
   }
 }
 
-/** A short readable form of a slot value, for traces and violation messages. */
+/** A short readable form of a slot value, for traces and violation messages (long payloads cut). */
 export function describe(value: SlotValue): string {
   if (value.kind === "noop") return "noop";
-  return `[${value.requests.map((r) => `${r.id}=${JSON.stringify(r.payload)}`).join(",")}]`;
+  const short = (text: string): string => (text.length > 24 ? `${text.slice(0, 20)}…(${text.length})` : text);
+  return `[${value.requests.map((r) => `${r.id}=${short(JSON.stringify(r.payload))}`).join(",")}]`;
 }

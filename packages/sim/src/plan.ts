@@ -47,6 +47,12 @@ export interface RunPlan {
   readonly pauseProbability: number;
   /** How the stores misbehave while faults are on. */
   readonly storeFaults: StoreFaults;
+  /**
+   * A slot far ahead that one acceptor holds a stale no-op for at the start, as an older version
+   * could leave behind (issue 7, hole 5), or null. The next leader must fill the slots up to it
+   * through its window, a few at a time.
+   */
+  readonly farSlot: number | null;
   /** Share of requests whose value is multi-byte text near requestBytesMax (full batches). */
   readonly largeRequestShare: number;
   /**
@@ -159,6 +165,7 @@ export function drawPlan(rng: Rng): RunPlan {
       latencyMaxMs: rng.between(0, 3),
       writeTimeoutMs: SIM_HOST_LIMITS.storeWriteTimeoutMs,
     },
+    farSlot: on(0.2) ? rng.between(100, 600) : null,
     largeRequestShare: on(0.6) ? rng.next() : 0,
     idleBursts: rng.between(2, 4),
     idlePeriodMs: Math.round(SIM_LIMITS.leaderTimeoutMs * (1.5 + rng.next() * 2)),

@@ -18,14 +18,21 @@ export class SimNetwork {
   readonly #subscriptions = new Map<number, SimSubscription>();
   readonly #matching = new Map<string, SimSubscription[]>();
   readonly #transmit: (from: number, to: SimSubscription, subject: string, data: Uint8Array) => void;
+  readonly #published: (from: number) => void;
   #nextId = 1;
 
-  constructor(transmit: (from: number, to: SimSubscription, subject: string, data: Uint8Array) => void) {
+  /** `transmit` carries one message to one subscription; `published` hears of every publish. */
+  constructor(
+    transmit: (from: number, to: SimSubscription, subject: string, data: Uint8Array) => void,
+    published: (from: number) => void,
+  ) {
     this.#transmit = transmit;
+    this.#published = published;
   }
 
   /** Delivers to every live subscription matching `subject`, the publisher's own included (NATS echoes). */
   publish(from: number, subject: string, data: Uint8Array): void {
+    this.#published(from);
     let matching = this.#matching.get(subject);
     if (matching === undefined) {
       matching = [...this.#subscriptions.values()].filter((s) => subjectMatches(s.pattern, subject));

@@ -6,6 +6,7 @@ import {
   type Delivery,
   InvariantViolation,
   type Message,
+  NOOP,
   QuorumConfig,
   type SlotValue,
 } from "@paxos/core";
@@ -50,6 +51,7 @@ export const FAULT_KINDS = [
   "storeLostReply",
   "largeRequest",
   "idlePeriod",
+  "farSlot",
   "pauseInIdle",
   "minorityDown",
 ] as const;
@@ -222,6 +224,9 @@ class Simulation {
   #partitionSeq = 0;
   #slowUntil: number[] = [];
   #timerSeq = 0;
+  /** Messages each process published in the current event, and which processes did. */
+  #publishedThisStep: number[] = [];
+  readonly #publishers: number[] = [];
   #requests = 0;
   #duplicates = 0;
   #decisionMsMax = 0;
@@ -248,7 +253,10 @@ class Simulation {
     this.#plan = drawPlan(this.#rng);
     this.#faults = Object.fromEntries(FAULT_KINDS.map((kind) => [kind, 0])) as Record<FaultKind, number>;
     this.#outcomes = Object.fromEntries(OUTCOME_KINDS.map((kind) => [kind, 0])) as Record<OutcomeKind, number>;
-    this.#network = new SimNetwork((from, to, subject, data) => this.#transmitBus(from, to, subject, data));
+    this.#network = new SimNetwork(
+      (from, to, subject, data) => this.#transmitBus(from, to, subject, data),
+      (from) => this.#countPublish(from),
+    );
     const plan = this.#plan;
     this.#acceptorIds = Array.from({ length: plan.acceptors }, (_, i) => `a${i + 1}`);
     this.#checker = new SafetyChecker(new QuorumConfig(this.#acceptorIds));
@@ -320,6 +328,31 @@ class Simulation {
     }
     this.#blocked = new Uint8Array(this.#nodes.length * this.#nodes.length);
     this.#slowUntil = this.#nodes.map(() => 0);
+    this.#publishedThisStep = this.#nodes.map(() => 0);
+    const stale = this.#acceptors[this.#rng.int(this.#acceptors.length)];
+    if (plan.farSlot !== null && stale !== undefined) {
+      // An older version's leftover: one vote for a no-op far ahead, at a ballot below every new one.
+      this.#faults.farSlot++;
+      const ballot = { round: 1, proposerId: "old-0" };
+      stale.disk.promised = ballot;
+      stale.disk.accepted.set(plan.farSlot, { slot: plan.farSlot, ballot, value: NOOP });
+    }
+  }
+
+  /**
+   * Every input is bounded: one step of a driver sends at most a window of accepts or a catch-up
+   * range of answers, with a few more messages. A step that sends more is a role doing unbounded
+   * work in one go (issue 7, hole 5: a million accepts in one step).
+   */
+  #countPublish(from: number): void {
+    const count = (this.#publishedThisStep[from] ?? 0) + 1;
+    this.#publishedThisStep[from] = count;
+    if (count === 1) this.#publishers.push(from);
+    const limits = this.#plan.limits;
+    const bound = 2 * Math.max(limits.inflightSlotsMax, limits.catchupSlotsMax) + 8;
+    if (count > bound) {
+      throw new ViolationError("boundedness", `${this.#name(from)} sent more than ${bound} messages in one step`);
+    }
   }
 
   run(): RunResult {
@@ -347,6 +380,8 @@ class Simulation {
         const event = this.#queue.pop();
         this.#steps++;
         this.#handle(event);
+        for (const node of this.#publishers) this.#publishedThisStep[node] = 0;
+        this.#publishers.length = 0;
       }
       if (!this.#done) violation = { kind: "liveness", message: "the simulation ran out of events" };
     } catch (error) {

@@ -38,6 +38,8 @@ export const VARIANTS = {
   "window-counts-inflight":
     "hole 2: the window bounds the slots in flight, not the distance from the watermark, and a promise reports every slot at once",
   "sizes-in-utf16": "hole 3: the leader counts batch sizes in UTF-16 units while limits count UTF-8 bytes",
+  "leader-fills-to-far-slot":
+    "hole 5: a new leader proposes every slot up to the highest one phase 1 revealed in one step, without a window",
   "store-without-fencing": "hole 4: a store write that timed out can land after the acceptor reopened its store",
   "acceptor-without-lease":
     "hole 6: acceptors promise any higher prepare while a leader is alive, so a proposer that stalled deposes it",
@@ -92,6 +94,8 @@ export function variantCores(variant: VariantName, limits: Limits): VariantCores
         createAcceptor: (id) => (state) => new PromiseWithoutRanges(id, state, limits),
         createProposer: (startRound) => (config) => new WindowCountsInflight({ ...config, startRound }, limits),
       };
+    case "leader-fills-to-far-slot":
+      return { disk, createProposer: (startRound) => (config) => new FillsToFarSlot({ ...config, startRound }) };
     case "sizes-in-utf16":
       return { disk, createProposer: (startRound) => (config) => new SizesInUtf16({ ...config, startRound }) };
     case "acceptor-without-lease":
@@ -241,6 +245,13 @@ class WindowCountsInflight extends Proposer {
 
   protected override windowHasRoom(): boolean {
     return this.load.inflightSlots < this.#inflightSlotsMax;
+  }
+}
+
+/** The bug of hole 5: no window at all, so what phase 1 revealed is re-proposed in one step. */
+class FillsToFarSlot extends Proposer {
+  protected override windowHasRoom(): boolean {
+    return true;
   }
 }
 
