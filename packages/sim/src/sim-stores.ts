@@ -17,7 +17,8 @@ import type { DriverAcceptorStore, DriverLearnerStore, Outcome } from "@paxos/dr
  * lost if that process crashed in between and deferred while it is paused.
  */
 export interface StoreWorld {
-  readonly healed: boolean;
+  /** True once faults have stopped: stores then behave. */
+  healed(): boolean;
   chance(p: number): boolean;
   between(min: number, max: number): number;
   atDisk(delayMs: number, fn: () => void): void;
@@ -99,7 +100,7 @@ export class SimAcceptorStore implements DriverAcceptorStore {
   open(done: (outcome: Outcome<AcceptorState>) => void): void {
     const world = this.#world;
     world.atDisk(world.between(0, this.#faults.latencyMaxMs), () => {
-      if (!world.healed && world.chance(this.#faults.failProbability)) {
+      if (!world.healed() && world.chance(this.#faults.failProbability)) {
         world.count("storeFailure");
         world.inProcess(0, () => done(unavailable("simulated: Redis unreachable")));
         return;
@@ -124,7 +125,7 @@ export class SimAcceptorStore implements DriverAcceptorStore {
     if (this.#closed) return world.inProcess(0, () => done(unavailable("store closed")));
     const latencyMs = world.between(0, faults.latencyMaxMs);
     const land = (): boolean => this.#apply(write, epoch);
-    if (!world.healed) {
+    if (!world.healed()) {
       if (world.chance(faults.crashBeforePersistProbability)) return world.crash("crashBeforePersist");
       if (world.chance(faults.lateWriteProbability)) {
         world.crash("lateWriteAfterCrash");
@@ -224,7 +225,7 @@ export class SimLearnerStore implements DriverLearnerStore {
   ): void {
     const world = this.#world;
     const latencyMs = world.between(0, this.#faults.latencyMaxMs);
-    if (!world.healed) {
+    if (!world.healed()) {
       if (world.chance(this.#faults.learnerCrashBeforePersistProbability))
         return world.crash("learnerCrashBeforePersist");
       if (world.chance(this.#faults.failProbability)) {

@@ -340,11 +340,13 @@ class Simulation {
   }
 
   /**
-   * Every input is bounded: one step of a driver sends at most a window of accepts or a catch-up
-   * range of answers, with a few more messages. A step that sends more is a role doing unbounded
-   * work in one go (issue 7, hole 5: a million accepts in one step).
+   * Every input is bounded: one step of a proposer sends at most a window of accepts, with a few
+   * more messages. A step that sends more is doing unbounded work in one go (issue 7, hole 5: a
+   * million accepts in one step). (Acceptors and learners drain a queue in one event, one step
+   * per queued input, so a count per event says nothing about them.)
    */
   #countPublish(from: number): void {
+    if (this.#nodes[from]?.kind !== "proposer") return;
     const count = (this.#publishedThisStep[from] ?? 0) + 1;
     this.#publishedThisStep[from] = count;
     if (count === 1) this.#publishers.push(from);
@@ -523,12 +525,8 @@ class Simulation {
 
   #storeWorld(node: ProcessNode): StoreWorld {
     const rng = this.#rng;
-    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the getter below needs the simulation
-    const simulation = this;
     return {
-      get healed() {
-        return simulation.#healed;
-      },
+      healed: () => this.#healed,
       chance: (p) => rng.chance(p),
       between: (min, max) => rng.between(min, max),
       atDisk: (delayMs, fn) => this.#queue.push(this.#nowMs + delayMs, { kind: "disk", run: fn }),
@@ -667,6 +665,7 @@ class Simulation {
     for (const run of waiting) {
       if (!node.up || node.incarnation !== incarnation) break;
       run();
+      this.#publishedThisStep[node.index] = 0; // each input that waited is a step of its own
     }
   }
 

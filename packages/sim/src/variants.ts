@@ -22,8 +22,9 @@ import type { AcceptorDiskBugs } from "./sim-stores.ts";
 /**
  * Deliberately broken variants of the protocol, each a bug that has broken real Paxos systems or
  * a hole this project once had (issue 7). The simulator applies them around the real core roles
- * and drivers (it never changes them: a variant wraps a role, or makes a simulated store
- * misbehave), and the checkers must catch every one: that is what shows the checkers can fail.
+ * and drivers, never inside them: a variant wraps a role, subclasses the Proposer through its two
+ * protected seams (the window rule and the request size), or makes a simulated store misbehave.
+ * The checkers must catch every one: that is what shows the checkers can fail.
  */
 export const VARIANTS = {
   "acceptor-forgets-promise":
