@@ -3,6 +3,7 @@
 // once, at the index they were acknowledged with, and read back the same from both gateways and
 // both learners (also under 200 concurrent requests); malformed requests are refused with
 // problem+json before anything reaches the bus; Idempotency-Key replays survive a gateway restart.
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import type { JsonValue } from "@paxos/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -225,4 +226,30 @@ describe("REST gateway over a cluster of real processes", () => {
     expect(log.filter((e) => e.requestId === racing)).toHaveLength(1);
     expect(log.filter((e) => e.requestId === key)).toEqual([{ index, value, requestId: key }]);
   }, 45_000);
+
+  // Every paxos_ metric of every service passes Prometheus's own linter (promtool comes with
+  // Debian's prometheus package, which .ci/run installs). Node's default metrics are
+  // prom-client's, not ours, and are left out.
+  it("exports metrics that promtool check metrics has nothing to say about", async () => {
+    const sources = [
+      ...[...cluster.acceptors.values(), ...cluster.proposers, ...cluster.learners].map(
+        (service) => [service.name, `http://127.0.0.1:${service.adminPort}/metrics`] as const,
+      ),
+      // (The test above stopped a gateway on purpose: only the running ones answer.)
+      ...cluster.gateways
+        .filter((gateway) => !gateway.proc.done)
+        .map((gateway, i) => [`gateway ${i}`, `${gateway.url}/metrics`] as const),
+    ];
+    for (const [name, url] of sources) {
+      const answer = await http(url);
+      expect(answer.status, `${name} ${url}`).toBe(200);
+      expect(answer.text, `${name} exports paxos_ metrics`).toMatch(/^paxos_/m);
+      const linted = spawnSync("promtool", ["check", "metrics"], { input: answer.text, encoding: "utf8" });
+      if (linted.error !== undefined) {
+        throw new Error(`promtool could not run (${linted.error.message}): apt-get install prometheus`);
+      }
+      const complaints = `${linted.stdout}${linted.stderr}`.split("\n").filter((line) => line.startsWith("paxos_"));
+      expect(complaints, `${name}: promtool on paxos_ metrics`).toEqual([]);
+    }
+  }, 30_000);
 });

@@ -33,6 +33,8 @@ export type LearnerEvent =
   | { readonly kind: "appendFailed"; readonly error: unknown; readonly retryInMs: number }
   | { readonly kind: "appendRecovered" }
   | { readonly kind: "delivered"; readonly delivery: Delivery }
+  /** The learner asked acceptors and peers for `slots` slots it is missing. */
+  | { readonly kind: "catchup"; readonly slots: number }
   | { readonly kind: "fatal"; readonly error: unknown };
 
 /** How a LearnerDriver is set up. */
@@ -213,7 +215,10 @@ export class LearnerDriver {
       } catch (error) {
         return this.#fatal(error);
       }
-      for (const msg of step.send) this.#options.transport.publish(this.#endpoint, msg);
+      for (const msg of step.send) {
+        this.#options.transport.publish(this.#endpoint, msg);
+        if (msg.type === "catchup") this.#options.onEvent({ kind: "catchup", slots: msg.toSlot - msg.fromSlot });
+      }
       for (const refusal of step.refused) this.#options.onEvent({ kind: "dropped", ...refusal });
       if (step.learned.length === 0) continue;
       this.#appending = true;

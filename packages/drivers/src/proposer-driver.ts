@@ -19,6 +19,7 @@ export interface ProposerCore {
   readonly role: ProposerRole;
   readonly ballot: Ballot;
   readonly leaderId: string | null;
+  readonly chosenBelow: number;
   readonly load: { readonly inflightSlots: number; readonly pendingRequests: number };
   tick(nowMs: number): ProposerStep;
   receive(msg: Message, nowMs: number): ProposerStep;
@@ -38,6 +39,14 @@ export type ProposerEvent =
   | { readonly kind: "dropped"; readonly reason: string; readonly detail: string }
   | { readonly kind: "rejected"; readonly reason: RejectionReason }
   | { readonly kind: "chosen"; readonly slots: number }
+  /** This leader sent a slot's first accept, carrying `requests` client requests (0: a no-op). */
+  | { readonly kind: "slotProposed"; readonly requests: number }
+  /** This leader saw a slot chosen `latencyMs` after its first accept (a phase-2 round trip). */
+  | { readonly kind: "slotChosen"; readonly latencyMs: number }
+  /** This leader resent an accept that no majority had answered. */
+  | { readonly kind: "retransmitted" }
+  /** Phase 1 succeeded `durationMs` after this proposer became a candidate. */
+  | { readonly kind: "elected"; readonly durationMs: number }
   | { readonly kind: "role"; readonly from: ProposerRole; readonly to: ProposerRole; readonly ballot: Ballot }
   | { readonly kind: "leader"; readonly leaderId: string | null }
   | { readonly kind: "fatal"; readonly error: unknown };
@@ -73,6 +82,10 @@ export class ProposerDriver {
   #ticker: Timer | null = null;
   #lastRole: ProposerRole = "follower";
   #lastLeader: string | null = null;
+  /** When this proposer last became a candidate. */
+  #candidateSinceMs = 0;
+  /** While leading: the slots in phase 2 and when their first accept went out (window-bounded). */
+  readonly #firstSentMs = new Map<number, number>();
   #failed = false;
   #stopped = false;
 
@@ -178,13 +191,47 @@ export class ProposerDriver {
     for (const rejection of step.rejected) this.#options.onEvent({ kind: "rejected", reason: rejection.reason });
     if (step.chosen.length > 0) this.#options.onEvent({ kind: "chosen", slots: step.chosen.length });
     this.#observeRole();
+    this.#observeSlots(step);
     return step;
+  }
+
+  /** Phase-2 timings of this leader's slots, from the accepts it sends and the slots it sees chosen. */
+  #observeSlots(step: ProposerStep): void {
+    if (this.#proposer.role !== "leader") {
+      this.#firstSentMs.clear();
+      return;
+    }
+    const nowMs = this.#options.clock.now();
+    for (const msg of step.send) {
+      if (msg.type !== "accept") continue;
+      if (this.#firstSentMs.has(msg.slot)) {
+        this.#options.onEvent({ kind: "retransmitted" });
+        continue;
+      }
+      this.#firstSentMs.set(msg.slot, nowMs);
+      const requests = msg.value.kind === "batch" ? msg.value.requests.length : 0;
+      this.#options.onEvent({ kind: "slotProposed", requests });
+    }
+    for (const { slot } of step.chosen) {
+      const sentMs = this.#firstSentMs.get(slot);
+      if (sentMs === undefined) continue;
+      this.#firstSentMs.delete(slot);
+      this.#options.onEvent({ kind: "slotChosen", latencyMs: nowMs - sentMs });
+    }
+    // Slots chosen without this leader counting their votes (a chosen message) end here too.
+    const chosenBelow = this.#proposer.chosenBelow;
+    for (const slot of this.#firstSentMs.keys()) if (slot < chosenBelow) this.#firstSentMs.delete(slot);
   }
 
   #observeRole(): void {
     const role = this.#proposer.role;
     const leader = this.#proposer.leaderId;
     if (role !== this.#lastRole) {
+      const nowMs = this.#options.clock.now();
+      if (role === "candidate") this.#candidateSinceMs = nowMs;
+      if (role === "leader" && this.#lastRole === "candidate") {
+        this.#options.onEvent({ kind: "elected", durationMs: nowMs - this.#candidateSinceMs });
+      }
       this.#options.onEvent({ kind: "role", from: this.#lastRole, to: role, ballot: this.#proposer.ballot });
       this.#lastRole = role;
     }

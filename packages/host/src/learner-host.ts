@@ -185,6 +185,10 @@ export class LearnerHost {
           "store append failed: retrying on a new store",
         );
         break;
+      case "catchup":
+        metrics.catchupRequests.inc();
+        metrics.catchupSlots.inc(event.slots);
+        break;
       case "appendRecovered":
         this.#log.info("store append works again");
         break;
@@ -244,6 +248,8 @@ function deliveredEvent(learnerId: string, delivery: Delivery): DeliveredEvent {
 }
 
 interface LearnerMetrics {
+  readonly catchupRequests: Counter;
+  readonly catchupSlots: Counter;
   readonly delivered: Counter<"kind">;
   readonly dropped: Counter<"reason">;
   readonly appendSeconds: Histogram;
@@ -256,6 +262,16 @@ interface LearnerMetrics {
 function learnerMetrics(registry: Registry): LearnerMetrics {
   const registers = [registry];
   return {
+    catchupRequests: new Counter({
+      name: "paxos_learner_catchup_requests_total",
+      help: "Catch-up requests this learner sent for slots it missed.",
+      registers,
+    }),
+    catchupSlots: new Counter({
+      name: "paxos_learner_catchup_slots_total",
+      help: "Slots asked for in catch-up requests.",
+      registers,
+    }),
     delivered: new Counter({
       name: "paxos_learner_deliveries_total",
       help: "Client requests delivered (kind=delivered) or seen again (kind=duplicate).",

@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { DEFAULT_LIMITS, type Limits, type ProposerRole, type Transport } from "@paxos/core";
 import { type Clock, DEFAULT_HOST_LIMITS, type HostLimits, ProposerDriver, type ProposerEvent } from "@paxos/drivers";
 import type { ProposeReply, ProposeRequest } from "@paxos/wire";
-import { Counter, Gauge, type Registry } from "prom-client";
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { Readiness } from "./admin-server.ts";
 import { EXIT_CODES } from "./exit-codes.ts";
 import type { FatalHandler } from "./fatal.ts";
@@ -48,7 +48,7 @@ export class ProposerHost {
   constructor(options: ProposerHostOptions) {
     this.proposerId = options.proposerId;
     this.#options = options;
-    this.#metrics = proposerMetrics(options.registry);
+    this.#metrics = proposerMetrics(options.registry, () => this.#driver.load);
     this.#driver = new ProposerDriver({
       proposerId: options.proposerId,
       acceptorIds: options.acceptorIds,
@@ -120,6 +120,18 @@ export class ProposerHost {
       case "chosen":
         metrics.slotsChosen.inc(event.slots);
         break;
+      case "slotProposed":
+        metrics.batchRequests.observe(event.requests);
+        break;
+      case "slotChosen":
+        metrics.phase2Seconds.observe(event.latencyMs / 1000);
+        break;
+      case "retransmitted":
+        metrics.retransmissions.inc();
+        break;
+      case "elected":
+        metrics.phase1Seconds.observe(event.durationMs / 1000);
+        break;
       case "role":
         log.info({ from: event.from, to: event.to, ballot: event.ballot }, `now ${event.to}`);
         metrics.leading.set(event.to === "leader" ? 1 : 0);
@@ -140,6 +152,10 @@ export class ProposerHost {
 }
 
 interface ProposerMetrics {
+  readonly phase1Seconds: Histogram;
+  readonly phase2Seconds: Histogram;
+  readonly batchRequests: Histogram;
+  readonly retransmissions: Counter;
   readonly proposals: Counter<"outcome">;
   readonly dropped: Counter<"reason">;
   readonly abandoned: Counter<"reason">;
@@ -150,9 +166,51 @@ interface ProposerMetrics {
   readonly ballotRound: Gauge;
 }
 
-function proposerMetrics(registry: Registry): ProposerMetrics {
+function proposerMetrics(
+  registry: Registry,
+  load: () => { readonly inflightSlots: number; readonly pendingRequests: number },
+): ProposerMetrics {
   const registers = [registry];
+  new Gauge({
+    name: "paxos_proposer_inflight_slots",
+    help: "Slots this leader has in phase 2 (at most inflightSlotsMax).",
+    registers,
+    collect() {
+      this.set(load().inflightSlots);
+    },
+  });
+  new Gauge({
+    name: "paxos_proposer_pending_requests",
+    help: "Client requests this leader holds that wait for a slot.",
+    registers,
+    collect() {
+      this.set(load().pendingRequests);
+    },
+  });
   return {
+    phase1Seconds: new Histogram({
+      name: "paxos_proposer_phase1_seconds",
+      help: "Time from becoming a candidate to leading: phase 1 over every range of the log.",
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    }),
+    phase2Seconds: new Histogram({
+      name: "paxos_proposer_phase2_seconds",
+      help: "Time from a slot's first accept to a majority's accepted: the phase-2 round trip.",
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
+      registers,
+    }),
+    batchRequests: new Histogram({
+      name: "paxos_proposer_batch_requests",
+      help: "Client requests in each slot this leader proposes (0 for a no-op).",
+      buckets: [0, 1, 2, 4, 8, 16, 32, 64, 128, 256],
+      registers,
+    }),
+    retransmissions: new Counter({
+      name: "paxos_proposer_retransmissions_total",
+      help: "Accepts this leader resent because no majority answered in time.",
+      registers,
+    }),
     dropped: droppedMessagesCounter(registry),
     proposals: new Counter({
       name: "paxos_proposals_total",
