@@ -244,6 +244,7 @@ describe("REST gateway over a cluster of real processes", () => {
       const answer = await http(url);
       expect(answer.status, `${name} ${url}`).toBe(200);
       expect(answer.text, `${name} exports paxos_ metrics`).toMatch(/^paxos_/m);
+      expect(answer.text, `${name} reports its NATS connection up`).toMatch(/^paxos_nats_connected 1$/m);
       const linted = spawnSync("promtool", ["check", "metrics"], { input: answer.text, encoding: "utf8" });
       if (linted.error !== undefined) {
         throw new Error(`promtool could not run (${linted.error.message}): apt-get install prometheus`);

@@ -1,5 +1,5 @@
 import { type Bus, Subjects } from "@paxos/wire";
-import type { Registry } from "prom-client";
+import { Counter, Gauge, type Registry } from "prom-client";
 import { type Readiness, startAdminServer } from "./admin-server.ts";
 import { logBusStatus } from "./bus-status.ts";
 import type { CommonConfig } from "./config.ts";
@@ -15,20 +15,54 @@ export interface BusConnection {
   readonly onStatus: (status: { readonly type: string }) => void;
 }
 
+/** The connection events counted by type; any other type counts as "other" (labels stay bounded). */
+const BUS_EVENT_TYPES: ReadonlySet<string> = new Set([
+  "disconnect",
+  "reconnect",
+  "reconnecting",
+  "staleConnection",
+  "slowConsumer",
+  "error",
+  "ldm",
+]);
+
 /**
  * Opens a service process's bus connection at start-up: calls `connect` with the NATS URL and a
- * status callback that logs connection events (see logBusStatus). If `connect` rejects, logs
- * "cannot connect to NATS" at fatal and exits with EXIT_CODES.unavailable, so it resolves only
- * with a connected bus. The caller passes the connect call itself (NatsBus.connect with its
- * client name): the host needs no NATS types.
+ * status callback that logs connection events (see logBusStatus) and counts them in
+ * `paxos_nats_events_total{type}`; `paxos_nats_connected` tells at each scrape whether the
+ * connection is up. If `connect` rejects, logs "cannot connect to NATS" at fatal and exits with
+ * EXIT_CODES.unavailable, so it resolves only with a connected bus. The caller passes the connect
+ * call itself (NatsBus.connect with its client name): the host needs no NATS types.
  */
-export async function connectBusOrExit<B>(
+export async function connectBusOrExit<B extends { readonly isConnected: boolean }>(
   logger: Logger,
+  registry: Registry,
   natsUrl: string,
   connect: (connection: BusConnection) => Promise<B>,
 ): Promise<B> {
+  const log = logBusStatus(logger);
+  const events = new Counter({
+    name: "paxos_nats_events_total",
+    help: "NATS connection events (disconnect, reconnect, error, ...), by type.",
+    labelNames: ["type"],
+    registers: [registry],
+  });
+  let bus: B | null = null;
+  new Gauge({
+    name: "paxos_nats_connected",
+    help: "1 while the NATS connection is up, 0 otherwise.",
+    registers: [registry],
+    collect() {
+      this.set(bus?.isConnected === true ? 1 : 0);
+    },
+  });
+  const onStatus = (status: { readonly type: string }): void => {
+    log(status);
+    events.inc({ type: BUS_EVENT_TYPES.has(status.type) ? status.type : "other" });
+  };
   try {
-    return await connect({ servers: natsUrl, onStatus: logBusStatus(logger) });
+    bus = await connect({ servers: natsUrl, onStatus });
+    return bus;
   } catch (error) {
     logger.fatal({ err: error, natsUrl }, "cannot connect to NATS");
     process.exit(EXIT_CODES.unavailable);

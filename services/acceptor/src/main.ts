@@ -25,7 +25,7 @@ if (config.unsafeSkipDurabilityChecks) {
 }
 const registry = createRegistry();
 
-const bus = await connectBusOrExit(logger, config.natsUrl, (connection) =>
+const bus = await connectBusOrExit(logger, registry, config.natsUrl, (connection) =>
   NatsBus.connect({ ...connection, name: `acceptor-${config.acceptorId}` }),
 );
 

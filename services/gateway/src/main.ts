@@ -24,7 +24,7 @@ const logger = createLogger("gateway", gatewayId, config.logLevel);
 installFatalHandlers(logger);
 const registry = createRegistry();
 
-const bus = await connectBusOrExit(logger, config.natsUrl, (connection) =>
+const bus = await connectBusOrExit(logger, registry, config.natsUrl, (connection) =>
   NatsBus.connect({ ...connection, name: gatewayId }),
 );
 

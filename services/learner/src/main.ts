@@ -21,7 +21,7 @@ const logger = createLogger("learner", config.learnerId, config.logLevel);
 installFatalHandlers(logger);
 const registry = createRegistry();
 
-const bus = await connectBusOrExit(logger, config.natsUrl, (connection) =>
+const bus = await connectBusOrExit(logger, registry, config.natsUrl, (connection) =>
   NatsBus.connect({ ...connection, name: `learner-${config.learnerId}` }),
 );
 

@@ -20,7 +20,7 @@ const logger = createLogger("proposer", proposerId, config.logLevel);
 installFatalHandlers(logger);
 const registry = createRegistry();
 
-const bus = await connectBusOrExit(logger, config.natsUrl, (connection) =>
+const bus = await connectBusOrExit(logger, registry, config.natsUrl, (connection) =>
   NatsBus.connect({ ...connection, name: `proposer-${proposerId}` }),
 );
 
