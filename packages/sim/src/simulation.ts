@@ -688,20 +688,20 @@ class Simulation {
     };
   }
 
-  #onAcceptorEvent(node: AcceptorNode, event: AcceptorEvent): void {
-    switch (event.kind) {
-      case "voting":
-        this.#checker.acceptorPromise(node.name, event.promised, "after an open");
-        break;
-      case "dropped":
-        if (event.reason !== "notVoting" && event.reason !== "queueFull") this.#outcomes.refused++;
-        break;
-      case "fatal":
-        this.#fatal(node, event.error);
-        break;
-      default:
-        break;
+  /**
+   * What every driver reports alike: an input a role refused (not one the host dropped for want
+   * of a store or queue room), and a broken invariant, which in production exits the process 70.
+   */
+  #onCommonEvent(node: ProcessNode, event: AcceptorEvent | ProposerEvent | LearnerEvent): void {
+    if (event.kind === "fatal") this.#fatal(node, event.error);
+    if (event.kind === "dropped" && event.reason !== "notVoting" && event.reason !== "queueFull") {
+      this.#outcomes.refused++;
     }
+  }
+
+  #onAcceptorEvent(node: AcceptorNode, event: AcceptorEvent): void {
+    this.#onCommonEvent(node, event);
+    if (event.kind === "voting") this.#checker.acceptorPromise(node.name, event.promised, "after an open");
   }
 
   #onProposerEvent(node: ProposerNode, event: ProposerEvent): void {
@@ -717,13 +717,8 @@ class Simulation {
           }
         }
         break;
-      case "dropped":
-        this.#outcomes.refused++;
-        break;
-      case "fatal":
-        this.#fatal(node, event.error);
-        break;
       default:
+        this.#onCommonEvent(node, event);
         break;
     }
   }
@@ -744,13 +739,8 @@ class Simulation {
       case "delivered":
         this.#delivered(node, event.delivery);
         break;
-      case "dropped":
-        this.#outcomes.refused++;
-        break;
-      case "fatal":
-        this.#fatal(node, event.error);
-        break;
       default:
+        this.#onCommonEvent(node, event);
         break;
     }
   }
