@@ -12,9 +12,19 @@ import {
   type Transport,
   ZERO_BALLOT,
 } from "@paxos/core";
+import type { Attributes, Span } from "@opentelemetry/api";
 import type { Clock, Timer } from "./clock.ts";
 import type { HostLimits } from "./host-limits.ts";
 import type { DriverAcceptorStore, Outcome } from "./store-ports.ts";
+import {
+  ballotAttributes,
+  childSpan,
+  endFailed,
+  headersOf,
+  sampledTraceId,
+  type TraceHeaders,
+  withSpan,
+} from "./tracing.ts";
 
 /** The part of a core Acceptor a driver uses; the simulator's broken variants wrap it. */
 export interface AcceptorCore {
@@ -25,8 +35,16 @@ export interface AcceptorCore {
 /** What an acceptor driver reports; the host turns these into metrics and log lines. */
 export type AcceptorEvent =
   | { readonly kind: "stepped"; readonly type: Message["type"] }
+  /** The acceptor sent a vote (after its write, if it needed one). */
+  | { readonly kind: "voted"; readonly vote: "promise" | "accepted" | "nack" }
   | { readonly kind: "dropped"; readonly reason: string; readonly detail: string }
-  | { readonly kind: "written"; readonly write: AcceptorWrite; readonly durationMs: number }
+  /** A write is on disk; `traceId` is the sampled trace it served (an exemplar), if any. */
+  | {
+      readonly kind: "written";
+      readonly write: AcceptorWrite;
+      readonly durationMs: number;
+      readonly traceId: string | null;
+    }
   | { readonly kind: "writeFailed"; readonly error: unknown; readonly droppedMessages: number }
   | { readonly kind: "openFailed"; readonly error: unknown; readonly retryInMs: number }
   | { readonly kind: "voting"; readonly promised: Ballot; readonly acceptedSlots: number }
@@ -55,7 +73,7 @@ const REFUSALS: ReadonlySet<string> = new Set(["amnesia", "notDurable", "corrupt
 
 interface Queued {
   readonly msg: Message;
-  readonly context: Readonly<Record<string, string>>;
+  readonly context: TraceHeaders;
 }
 
 /**
@@ -153,18 +171,32 @@ export class AcceptorDriver {
       const next = this.#queue.shift();
       if (next === undefined || acceptor === null || store === null) return;
       this.#options.onEvent({ kind: "stepped", type: next.msg.type });
+      // One span per traced message, from the step to its replies (after the write, if any).
+      const span = childSpan(`paxos.acceptor.${next.msg.type}`, next.context, {
+        ...messageAttributes(next.msg),
+        "paxos.acceptor.id": this.acceptorId,
+      });
       let step: AcceptorStep;
       try {
         step = acceptor.receive(next.msg, this.#options.clock.now());
       } catch (error) {
+        endFailed(span, "invariant violated");
         return this.#fatal(error, "invariant");
       }
-      if (step.refused !== null) this.#drop(step.refused.reason, step.refused.detail);
+      if (step.refused !== null) {
+        span?.addEvent("refused", { "paxos.refusal.reason": step.refused.reason });
+        this.#drop(step.refused.reason, step.refused.detail);
+      }
+      for (const msg of step.send) {
+        if (msg.type === "nack") span?.addEvent("nack", { "paxos.promised.round": msg.promised.round });
+      }
+      const context = headersOf(span, next.context);
       if (step.persist === null) {
-        this.#send(step.send, next.context);
+        this.#send(step.send, context);
+        span?.end();
         continue;
       }
-      this.#write(store, step.persist, step.send, next.context);
+      this.#write(store, step.persist, step.send, context, span);
     }
   }
 
@@ -172,7 +204,8 @@ export class AcceptorDriver {
     store: DriverAcceptorStore,
     write: AcceptorWrite,
     send: readonly Message[],
-    context: Readonly<Record<string, string>>,
+    context: TraceHeaders,
+    span: Span | null,
   ): void {
     const startedMs = this.#options.clock.now();
     const timeoutMs = this.#options.hostLimits.storeWriteTimeoutMs;
@@ -181,16 +214,18 @@ export class AcceptorDriver {
       timer: this.#options.clock.setTimer(timeoutMs, () => {
         if (writing.settled) return;
         writing.settled = true;
+        endFailed(span, `store write took longer than ${timeoutMs} ms`);
         this.#writeFailed(new Error(`store write took longer than ${timeoutMs} ms`));
       }),
     };
     this.#writing = writing;
-    store.write(write, (outcome: Outcome<void>) => {
+    const done = (outcome: Outcome<void>): void => {
       if (writing.settled) return; // timed out: the store's fence refuses it if it lands late
       writing.settled = true;
       writing.timer.cancel();
-      if (this.#stopped) return;
+      if (this.#stopped) return endFailed(span, "acceptor stopped");
       if (!outcome.ok) {
+        endFailed(span, `store write failed: ${errorText(outcome.error)}`);
         // A write the store finds malformed is a bug here or in the core, not an outage.
         if (outcome.error instanceof InvariantViolation) return this.#fatal(outcome.error, "invariant");
         return this.#writeFailed(outcome.error);
@@ -198,10 +233,14 @@ export class AcceptorDriver {
       this.#writing = null;
       this.#durablePromised = write.promised;
       if (write.accept !== null) this.#durableSlots.add(write.accept.slot);
-      this.#options.onEvent({ kind: "written", write, durationMs: this.#options.clock.now() - startedMs });
+      const durationMs = this.#options.clock.now() - startedMs;
+      this.#options.onEvent({ kind: "written", write, durationMs, traceId: sampledTraceId(span) });
       this.#send(send, context);
+      span?.end();
       this.#pump();
-    });
+    };
+    // The store's own client span (a Redis call) becomes a child of this message's span.
+    withSpan(span, () => store.write(write, done));
   }
 
   /** A write failed or timed out: say nothing, stop voting, rebuild from a fresh store. */
@@ -269,8 +308,13 @@ export class AcceptorDriver {
     return this.#options.createAcceptor?.(state) ?? new Acceptor(this.acceptorId, state, this.#options.limits);
   }
 
-  #send(messages: readonly Message[], context: Readonly<Record<string, string>>): void {
-    for (const msg of messages) this.#options.transport.publish(this.#endpoint, msg, context);
+  #send(messages: readonly Message[], context: TraceHeaders): void {
+    for (const msg of messages) {
+      this.#options.transport.publish(this.#endpoint, msg, context);
+      if (msg.type === "promise" || msg.type === "accepted" || msg.type === "nack") {
+        this.#options.onEvent({ kind: "voted", vote: msg.type });
+      }
+    }
   }
 
   #drop(reason: string, detail: string): void {
@@ -288,6 +332,20 @@ export class AcceptorDriver {
     this.#queue.length = 0;
     if (cause === "invariant") this.#notVotingReason = `stopped: ${errorText(error)}`;
     this.#options.onEvent({ kind: "fatal", error, cause });
+  }
+}
+
+/** What a span says about the message it handles: slots and ballots as attributes, never names. */
+function messageAttributes(msg: Message): Attributes {
+  switch (msg.type) {
+    case "prepare":
+      return { ...ballotAttributes(msg.ballot), "paxos.slot.from": msg.fromSlot };
+    case "accept":
+      return { ...ballotAttributes(msg.ballot), "paxos.slot": msg.slot, "paxos.chosen_below": msg.chosenBelow };
+    case "catchup":
+      return { "paxos.learner.id": msg.learnerId, "paxos.slot.from": msg.fromSlot, "paxos.slot.to": msg.toSlot };
+    default:
+      return {};
   }
 }
 

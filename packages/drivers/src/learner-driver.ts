@@ -10,9 +10,11 @@ import {
   type SlotValue,
   type Transport,
 } from "@paxos/core";
+import type { Span } from "@opentelemetry/api";
 import { every, type Clock, type Timer } from "./clock.ts";
 import type { HostLimits } from "./host-limits.ts";
 import type { DriverLearnerStore } from "./store-ports.ts";
+import { childSpan, endFailed, headersOf, sampledTraceId, startSpan, type TraceHeaders } from "./tracing.ts";
 
 /** The part of a core Learner a driver uses; the simulator's broken variants wrap it. */
 export interface LearnerCore {
@@ -29,10 +31,12 @@ export interface LearnerCore {
 export type LearnerEvent =
   | { readonly kind: "loaded"; readonly storedSlots: number; readonly nextIndex: number; readonly nextSlot: number }
   | { readonly kind: "dropped"; readonly reason: string; readonly detail: string }
-  | { readonly kind: "appended"; readonly slots: number; readonly durationMs: number }
+  /** Slots are on disk; `traceId` is the sampled trace that learned them (an exemplar), if any. */
+  | { readonly kind: "appended"; readonly slots: number; readonly durationMs: number; readonly traceId: string | null }
   | { readonly kind: "appendFailed"; readonly error: unknown; readonly retryInMs: number }
   | { readonly kind: "appendRecovered" }
-  | { readonly kind: "delivered"; readonly delivery: Delivery }
+  /** A value is delivered; `context` continues the trace that chose it (for the delivery event). */
+  | { readonly kind: "delivered"; readonly delivery: Delivery; readonly context: TraceHeaders }
   /** The learner asked acceptors and peers for `slots` slots it is missing. */
   | { readonly kind: "catchup"; readonly slots: number }
   | { readonly kind: "fatal"; readonly error: unknown };
@@ -59,7 +63,8 @@ export interface LearnerDriverOptions {
   ) => LearnerCore;
 }
 
-type Input = { readonly kind: "message"; readonly msg: Message } | { readonly kind: "tick" };
+type Input =
+  { readonly kind: "message"; readonly msg: Message; readonly context: TraceHeaders } | { readonly kind: "tick" };
 
 /**
  * Runs one core Learner over a Transport and a store, deterministically. Inputs (messages and
@@ -128,8 +133,8 @@ export class LearnerDriver {
         nextIndex: this.#durableIndex,
         nextSlot: this.#durableSlot,
       });
-      this.#subscription = this.#options.transport.subscribe(this.#endpoint, (msg) =>
-        this.#enqueue({ kind: "message", msg }),
+      this.#subscription = this.#options.transport.subscribe(this.#endpoint, (msg, context) =>
+        this.#enqueue({ kind: "message", msg, context }),
       );
       this.#ticker = every(this.#options.clock, this.#options.hostLimits.learnerTickIntervalMs, () => {
         if (this.#tickQueued) return;
@@ -216,22 +221,42 @@ export class LearnerDriver {
         return this.#fatal(error);
       }
       for (const msg of step.send) {
-        this.#options.transport.publish(this.#endpoint, msg);
+        this.#options.transport.publish(this.#endpoint, msg, {});
         if (msg.type === "catchup") this.#options.onEvent({ kind: "catchup", slots: msg.toSlot - msg.fromSlot });
       }
       for (const refusal of step.refused) this.#options.onEvent({ kind: "dropped", ...refusal });
       if (step.learned.length === 0) continue;
+      // The message that completed a quorum (or a chosen) continues its trace: learn, append, deliver.
+      const span =
+        input.kind === "message"
+          ? childSpan("paxos.learner.chosen", input.context, {
+              "paxos.learner.id": this.learnerId,
+              "paxos.slot": step.learned[0]?.slot ?? -1,
+              "paxos.slots": step.learned.length,
+              "paxos.deliveries": step.delivered.length,
+              "paxos.message.type": input.msg.type,
+            })
+          : null;
       this.#appending = true;
-      this.#append(learner, step, this.#options.hostLimits.learnerAppendRetryMinMs);
+      this.#append(learner, step, this.#options.hostLimits.learnerAppendRetryMinMs, span);
     }
   }
 
-  #append(learner: LearnerCore, step: LearnerStep, retryInMs: number): void {
+  #append(learner: LearnerCore, step: LearnerStep, retryInMs: number, span: Span | null): void {
     const store = (this.#store ??= this.#options.createStore());
     const startedMs = this.#options.clock.now();
+    const append =
+      span === null
+        ? null
+        : startSpan("paxos.learner.append", { "paxos.slots": step.learned.length }, { parent: span });
     store.append(step.learned, (outcome) => {
-      if (this.#stopped) return;
+      if (this.#stopped) return endFailed(span, "learner stopped");
       if (!outcome.ok) {
+        endFailed(
+          append,
+          `append failed: ${outcome.error instanceof Error ? outcome.error.message : String(outcome.error)}`,
+        );
+        span?.addEvent("append retry", { "paxos.retry_in_ms": retryInMs });
         this.#appendFailing = true;
         this.#options.onEvent({ kind: "appendFailed", error: outcome.error, retryInMs });
         // The failed store may refuse every later append; the next attempt opens a fresh one.
@@ -239,19 +264,23 @@ export class LearnerDriver {
         this.#retryTimer = this.#options.clock.setTimer(retryInMs, () => {
           this.#retryTimer = null;
           const nextMs = Math.min(this.#options.hostLimits.learnerAppendRetryMaxMs, retryInMs * 2);
-          this.#append(learner, step, nextMs);
+          this.#append(learner, step, nextMs, span);
         });
         return;
       }
+      append?.end();
       this.#options.onEvent({
         kind: "appended",
         slots: step.learned.length,
         durationMs: this.#options.clock.now() - startedMs,
+        traceId: sampledTraceId(span),
       });
       if (this.#appendFailing) this.#options.onEvent({ kind: "appendRecovered" });
       this.#appendFailing = false;
       this.#markDurable(learner);
-      for (const delivery of step.delivered) this.#options.onEvent({ kind: "delivered", delivery });
+      const context = headersOf(span);
+      for (const delivery of step.delivered) this.#options.onEvent({ kind: "delivered", delivery, context });
+      span?.end();
       this.#appending = false;
       this.#pump();
     });

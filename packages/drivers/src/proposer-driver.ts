@@ -11,8 +11,18 @@ import {
   type RejectionReason,
   type Transport,
 } from "@paxos/core";
+import type { Span } from "@opentelemetry/api";
 import { every, type Clock, type Timer } from "./clock.ts";
 import type { HostLimits } from "./host-limits.ts";
+import {
+  ballotAttributes,
+  childSpan,
+  endFailed,
+  headersOf,
+  sampledTraceId,
+  startSpan,
+  type TraceHeaders,
+} from "./tracing.ts";
 
 /** The part of a core Proposer a driver uses; the simulator's broken variants wrap it. */
 export interface ProposerCore {
@@ -41,8 +51,11 @@ export type ProposerEvent =
   | { readonly kind: "chosen"; readonly slots: number }
   /** This leader sent a slot's first accept, carrying `requests` client requests (0: a no-op). */
   | { readonly kind: "slotProposed"; readonly requests: number }
-  /** This leader saw a slot chosen `latencyMs` after its first accept (a phase-2 round trip). */
-  | { readonly kind: "slotChosen"; readonly latencyMs: number }
+  /**
+   * This leader saw a slot chosen `latencyMs` after its first accept (a phase-2 round trip);
+   * `traceId` is the slot's sampled trace (an exemplar), if any.
+   */
+  | { readonly kind: "slotChosen"; readonly latencyMs: number; readonly traceId: string | null }
   /** This leader resent an accept that no majority had answered. */
   | { readonly kind: "retransmitted" }
   /** Phase 1 succeeded `durationMs` after this proposer became a candidate. */
@@ -84,8 +97,21 @@ export class ProposerDriver {
   #lastLeader: string | null = null;
   /** When this proposer last became a candidate. */
   #candidateSinceMs = 0;
-  /** While leading: the slots in phase 2 and when their first accept went out (window-bounded). */
-  readonly #firstSentMs = new Map<number, number>();
+  /**
+   * While leading, the slots in phase 2 (window-bounded): when their first accept went out, the
+   * requests they carry and their phase-2 span.
+   */
+  readonly #slots = new Map<
+    number,
+    { readonly sentMs: number; readonly requestIds: readonly string[]; readonly span: Span }
+  >();
+  /**
+   * While leading, the span of each traced request this leader holds, until its slot is chosen or
+   * the core turns it away (bounded by the core's pending and in-flight limits).
+   */
+  readonly #proposeSpans = new Map<string, Span>();
+  /** While a candidate: the span of this election (phase 1 over every range). */
+  #phase1Span: Span | null = null;
   #failed = false;
   #stopped = false;
 
@@ -138,10 +164,17 @@ export class ProposerDriver {
    * (the outcome then arrives as a delivery from the learners), otherwise why not and where the
    * leader is believed to be.
    */
-  propose(request: ClientRequest): ProposeOutcome {
+  propose(request: ClientRequest, context: TraceHeaders = {}): ProposeOutcome {
     let outcome: ProposeOutcome = { status: "notLeader", leaderHint: null };
+    // Lives until the request's slot is chosen: the wait for a slot, then phase 2.
+    const span = childSpan("paxos.propose", context, {
+      "paxos.request.id": request.id,
+      "paxos.proposer.id": this.proposerId,
+    });
+    const duplicate = this.#proposeSpans.has(request.id);
+    if (span !== null && !duplicate) this.#proposeSpans.set(request.id, span);
     if (!this.#failed && !this.#stopped) {
-      const step = this.#step(() => this.#proposer.propose(request, this.#options.clock.now()));
+      const step = this.#step(() => this.#proposer.propose(request, this.#options.clock.now()), context);
       const rejection = step?.rejected.find((r) => r.requestId === request.id);
       if (step !== null) {
         outcome =
@@ -149,6 +182,11 @@ export class ProposerDriver {
             ? { status: "queued", leaderHint: this.proposerId }
             : { status: rejection.reason, leaderHint: rejection.leaderHint };
       }
+    }
+    span?.setAttribute("paxos.propose.outcome", outcome.status);
+    if (outcome.status !== "queued" || duplicate) {
+      if (this.#proposeSpans.get(request.id) === span) this.#proposeSpans.delete(request.id);
+      span?.end(); // a redirect (notLeader) or a refusal ends here; the gateway retries
     }
     this.#options.onEvent({ kind: "proposed", status: outcome.status });
     return outcome;
@@ -159,11 +197,13 @@ export class ProposerDriver {
     this.#stopped = true;
     this.#subscription?.unsubscribe();
     this.#ticker?.cancel();
+    this.#endSpans("proposer stopped");
   }
 
   #receive(msg: Message, context: Readonly<Record<string, string>>): void {
     if (this.#failed || this.#stopped) return;
     this.#options.onEvent({ kind: "received", type: msg.type });
+    if (msg.type === "nack") this.#nacked(msg.acceptorId, msg.promised.round);
     this.#step(() => this.#proposer.receive(msg, this.#options.clock.now()), context);
   }
 
@@ -173,10 +213,10 @@ export class ProposerDriver {
   }
 
   /**
-   * Runs one core step and sends its messages, with the context (trace headers) of the message
-   * that caused them; a throw is fatal (the core's state is suspect).
+   * Runs one core step and sends its messages, each with the trace context it continues (see
+   * #contextOf); a throw is fatal (the core's state is suspect).
    */
-  #step(run: () => ProposerStep, context?: Readonly<Record<string, string>>): ProposerStep | null {
+  #step(run: () => ProposerStep, context: TraceHeaders = {}): ProposerStep | null {
     let step: ProposerStep;
     try {
       step = run();
@@ -186,41 +226,115 @@ export class ProposerDriver {
       this.#options.onEvent({ kind: "fatal", error });
       return null;
     }
-    for (const msg of step.send) this.#options.transport.publish(this.#endpoint, msg, context);
-    for (const refusal of step.refused) this.#options.onEvent({ kind: "dropped", ...refusal });
-    for (const rejection of step.rejected) this.#options.onEvent({ kind: "rejected", reason: rejection.reason });
-    if (step.chosen.length > 0) this.#options.onEvent({ kind: "chosen", slots: step.chosen.length });
     this.#observeRole();
     this.#observeSlots(step);
+    for (const msg of step.send) this.#options.transport.publish(this.#endpoint, msg, this.#contextOf(msg, context));
+    this.#observeChosen(step);
+    for (const refusal of step.refused) this.#options.onEvent({ kind: "dropped", ...refusal });
+    for (const rejection of step.rejected) {
+      this.#options.onEvent({ kind: "rejected", reason: rejection.reason });
+      const span = this.#proposeSpans.get(rejection.requestId);
+      this.#proposeSpans.delete(rejection.requestId);
+      endFailed(span ?? null, `rejected: ${rejection.reason}`);
+    }
+    if (step.chosen.length > 0) this.#options.onEvent({ kind: "chosen", slots: step.chosen.length });
     return step;
   }
 
-  /** Phase-2 timings of this leader's slots, from the accepts it sends and the slots it sees chosen. */
-  #observeSlots(step: ProposerStep): void {
-    if (this.#proposer.role !== "leader") {
-      this.#firstSentMs.clear();
-      return;
+  /**
+   * The trace a sent message continues: a slot's accepts and chosen its phase-2 span, prepares
+   * the election's span, heartbeats none (they belong to no request), anything else the context
+   * of the message that caused it.
+   */
+  #contextOf(msg: Message, context: TraceHeaders): TraceHeaders {
+    switch (msg.type) {
+      case "accept":
+      case "chosen":
+        return headersOf(this.#slots.get(msg.slot)?.span ?? null, context);
+      case "prepare":
+        return headersOf(this.#phase1Span, context);
+      case "heartbeat":
+        return {};
+      default:
+        return context;
     }
+  }
+
+  /**
+   * Follows this leader's slots through the accepts it sends: a slot's first accept opens its
+   * phase-2 span (a child of the first traced request it carries, linked to all of them), a
+   * later one is a retransmission.
+   */
+  #observeSlots(step: ProposerStep): void {
+    if (this.#proposer.role !== "leader") return;
     const nowMs = this.#options.clock.now();
     for (const msg of step.send) {
       if (msg.type !== "accept") continue;
-      if (this.#firstSentMs.has(msg.slot)) {
+      const known = this.#slots.get(msg.slot);
+      if (known !== undefined) {
+        known.span.addEvent("retransmit", { "paxos.waited_ms": nowMs - known.sentMs });
         this.#options.onEvent({ kind: "retransmitted" });
         continue;
       }
-      this.#firstSentMs.set(msg.slot, nowMs);
-      const requests = msg.value.kind === "batch" ? msg.value.requests.length : 0;
-      this.#options.onEvent({ kind: "slotProposed", requests });
+      const requestIds = msg.value.kind === "batch" ? msg.value.requests.map((request) => request.id) : [];
+      const requestSpans = requestIds.flatMap((id) => this.#proposeSpans.get(id) ?? []);
+      const span = startSpan(
+        "paxos.phase2",
+        {
+          ...ballotAttributes(msg.ballot),
+          "paxos.slot": msg.slot,
+          "paxos.batch.requests": requestIds.length,
+          "paxos.value.kind": msg.value.kind,
+        },
+        { parent: requestSpans[0] ?? null, links: requestSpans },
+      );
+      this.#slots.set(msg.slot, { sentMs: nowMs, requestIds, span });
+      this.#options.onEvent({ kind: "slotProposed", requests: requestIds.length });
     }
-    for (const { slot } of step.chosen) {
-      const sentMs = this.#firstSentMs.get(slot);
-      if (sentMs === undefined) continue;
-      this.#firstSentMs.delete(slot);
-      this.#options.onEvent({ kind: "slotChosen", latencyMs: nowMs - sentMs });
-    }
+  }
+
+  /** Ends the phase 2 of every slot this leader saw chosen, and the spans of their requests. */
+  #observeChosen(step: ProposerStep): void {
+    const nowMs = this.#options.clock.now();
+    const chosen = (slot: number): void => {
+      const entry = this.#slots.get(slot);
+      if (entry === undefined) return;
+      this.#slots.delete(slot);
+      this.#options.onEvent({
+        kind: "slotChosen",
+        latencyMs: nowMs - entry.sentMs,
+        traceId: sampledTraceId(entry.span),
+      });
+      entry.span.end();
+      for (const id of entry.requestIds) {
+        const span = this.#proposeSpans.get(id);
+        if (span === undefined) continue;
+        this.#proposeSpans.delete(id);
+        span.addEvent("chosen", { "paxos.slot": slot });
+        span.end();
+      }
+    };
+    for (const { slot } of step.chosen) chosen(slot);
     // Slots chosen without this leader counting their votes (a chosen message) end here too.
     const chosenBelow = this.#proposer.chosenBelow;
-    for (const slot of this.#firstSentMs.keys()) if (slot < chosenBelow) this.#firstSentMs.delete(slot);
+    for (const slot of [...this.#slots.keys()]) if (slot < chosenBelow) chosen(slot);
+  }
+
+  /** A nack is an event of the election, or while leading of every slot in phase 2. */
+  #nacked(acceptorId: string, promisedRound: number): void {
+    const attributes = { "paxos.acceptor.id": acceptorId, "paxos.promised.round": promisedRound };
+    if (this.#phase1Span !== null) return void this.#phase1Span.addEvent("nack", attributes);
+    for (const { span } of this.#slots.values()) span.addEvent("nack", attributes);
+  }
+
+  /** Ends every open span as failed: this proposer no longer leads (or no longer runs). */
+  #endSpans(why: string): void {
+    for (const { span } of this.#slots.values()) endFailed(span, why);
+    for (const span of this.#proposeSpans.values()) endFailed(span, why);
+    this.#slots.clear();
+    this.#proposeSpans.clear();
+    endFailed(this.#phase1Span, why);
+    this.#phase1Span = null;
   }
 
   #observeRole(): void {
@@ -228,14 +342,32 @@ export class ProposerDriver {
     const leader = this.#proposer.leaderId;
     if (role !== this.#lastRole) {
       const nowMs = this.#options.clock.now();
-      if (role === "candidate") this.#candidateSinceMs = nowMs;
+      const ballot = this.#proposer.ballot;
+      if (this.#lastRole === "leader") this.#endSpans(`stepped down: now ${role} at round ${ballot.round}`);
+      if (role === "candidate") {
+        this.#candidateSinceMs = nowMs;
+        endFailed(this.#phase1Span, "election restarted");
+        this.#phase1Span = startSpan("paxos.phase1", {
+          ...ballotAttributes(ballot),
+          "paxos.proposer.id": this.proposerId,
+          "paxos.chosen_below": this.#proposer.chosenBelow,
+        });
+      }
       if (role === "leader" && this.#lastRole === "candidate") {
         this.#options.onEvent({ kind: "elected", durationMs: nowMs - this.#candidateSinceMs });
+        this.#phase1Span?.addEvent("elected");
+        this.#phase1Span?.end();
+        this.#phase1Span = null;
       }
-      this.#options.onEvent({ kind: "role", from: this.#lastRole, to: role, ballot: this.#proposer.ballot });
+      if (role === "follower") {
+        endFailed(this.#phase1Span, `lost the election to ${leader ?? "a higher ballot"}`);
+        this.#phase1Span = null;
+      }
+      this.#options.onEvent({ kind: "role", from: this.#lastRole, to: role, ballot });
       this.#lastRole = role;
     }
     if (leader !== this.#lastLeader) {
+      this.#phase1Span?.addEvent("leader changed", { "paxos.leader.id": leader ?? "none" });
       this.#lastLeader = leader;
       this.#options.onEvent({ kind: "leader", leaderId: leader });
     }

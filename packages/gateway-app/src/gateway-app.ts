@@ -12,7 +12,8 @@ import { problemHandler, routeNotFound } from "./http-errors.ts";
 import { LeaderTracker } from "./leader-tracker.ts";
 import type { LogStreamHandle } from "./log-stream.ts";
 import { ProposalService } from "./proposal-service.ts";
-import { gatewayRouter, requestMetrics } from "./routes.ts";
+import { requestTelemetry } from "./request-telemetry.ts";
+import { gatewayRouter } from "./routes.ts";
 
 /** What a gateway app needs. */
 export interface GatewayAppOptions {
@@ -90,7 +91,7 @@ export function createGatewayApp(options: GatewayAppOptions): GatewayApp {
   const app = express();
   app.disable("x-powered-by");
   app.set("query parser", "simple");
-  app.use(requestMetrics(metrics));
+  app.use(requestTelemetry(metrics));
   app.use(
     gatewayRouter({
       cluster,

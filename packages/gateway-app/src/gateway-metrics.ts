@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { exemplarHistogram } from "@paxos/telemetry";
+import { Counter, Gauge, type Histogram, type Registry } from "prom-client";
 
 /**
  * The gateway's Prometheus metrics, registered in the registry the caller gives (one per process,
@@ -21,12 +22,11 @@ export class GatewayMetrics {
       labelNames: ["route", "status"],
       registers: [registry],
     });
-    this.requestDuration = new Histogram({
+    this.requestDuration = exemplarHistogram(registry, {
       name: "paxos_gateway_request_duration_seconds",
       help: "Time from an HTTP request's arrival to its answer (to the end of the stream for SSE).",
       labelNames: ["route", "status"],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers: [registry],
     });
     this.proposals = new Counter({
       name: "paxos_gateway_proposals_total",

@@ -1,3 +1,4 @@
+import { trace } from "@opentelemetry/api";
 import { compareBallots, type JsonValue, requestBytes } from "@paxos/core";
 import type { Logger } from "pino";
 import type { ClusterPort, DeliveryEvent, LogEntryView, ProposeResult } from "./cluster-port.ts";
@@ -217,6 +218,7 @@ export class ProposalService {
           { requestId: proposal.requestId, leader: leader.proposerId },
           "leader changed: proposing again",
         );
+        trace.getActiveSpan()?.addEvent("leader changed", { "paxos.leader.id": leader.proposerId });
         target = { proposerId: leader.proposerId, from: null };
         held = null;
       } else {
@@ -346,6 +348,10 @@ export class ProposalService {
     const timeoutMs = Math.max(1, Math.min(this.#limits.proposeRequestTimeoutMs, deadlineMs - Date.now()));
     const result = await this.#cluster.propose(proposerId, proposal.requestId, proposal.value, timeoutMs);
     this.#metrics.proposeAttempts.inc({ reply: result.status });
+    // Each attempt is an event of the request's HTTP span: retries, redirects and timeouts show.
+    const span = trace.getActiveSpan();
+    span?.setAttribute("paxos.request.id", proposal.requestId);
+    span?.addEvent("propose attempt", { "paxos.proposer.id": proposerId, "paxos.propose.reply": result.status });
     return result;
   }
 

@@ -1,5 +1,6 @@
+import { exposition } from "@paxos/telemetry";
 import { randomUUID } from "node:crypto";
-import express, { type Request, type RequestHandler, type Response, type Router } from "express";
+import express, { type RequestHandler, type Router } from "express";
 import type { Registry } from "prom-client";
 import type { AcceptorStatusBoard } from "./acceptor-view.ts";
 import type { ClusterPort, LogEntryView } from "./cluster-port.ts";
@@ -144,10 +145,10 @@ export function gatewayRouter(ctx: RouteContext): Router {
 
   router
     .route("/metrics")
-    .get(async (_req, res) => {
+    .get(async (req, res) => {
       ctx.metrics.leaderKnown.set(ctx.leaders.leader() === null ? 0 : 1);
-      const text = await ctx.registry.metrics();
-      res.type(ctx.registry.contentType).send(text);
+      const { contentType, body } = await exposition(ctx.registry, req.get("accept"));
+      res.type(contentType).send(body);
     })
     .all(methodNotAllowed(["GET"]));
 
@@ -170,19 +171,4 @@ function entryBody(entry: LogEntryView): LogEntryView {
 
 function unavailable(limits: GatewayLimits, detail: string): HttpProblem {
   return new HttpProblem("unavailable", detail, { headers: { "Retry-After": String(limits.retryAfterSeconds) } });
-}
-
-/** Records every answer's route pattern, status and duration. Mounted before the routes. */
-export function requestMetrics(metrics: GatewayMetrics): RequestHandler {
-  return (req: Request, res: Response, next) => {
-    const startedAt = process.hrtime.bigint();
-    res.once("close", () => {
-      const routePath: unknown = (req.route as { path?: unknown } | undefined)?.path;
-      const route = typeof routePath === "string" ? routePath : "unmatched";
-      const labels = { route, status: String(res.statusCode) };
-      metrics.requests.inc(labels);
-      metrics.requestDuration.observe(labels, Number(process.hrtime.bigint() - startedAt) / 1e9);
-    });
-    next();
-  };
 }

@@ -8,11 +8,13 @@ import {
   type HostLimits,
 } from "@paxos/drivers";
 import type { AcceptorStatus } from "@paxos/wire";
-import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import type { Histogram } from "prom-client";
+import { Counter, Gauge, type Registry } from "prom-client";
 import type { Readiness } from "./admin-server.ts";
 import { EXIT_CODES } from "./exit-codes.ts";
 import type { FatalHandler } from "./fatal.ts";
 import type { Logger } from "./logger.ts";
+import { exemplarHistogram, observeTraced } from "@paxos/telemetry";
 import { droppedMessagesCounter, STORAGE_SECONDS_BUCKETS } from "./metrics.ts";
 import { realClock } from "./real-clock.ts";
 
@@ -141,11 +143,14 @@ export class AcceptorHost {
       case "stepped":
         metrics.messages.inc({ type: event.type });
         break;
+      case "voted":
+        metrics.votes.inc({ vote: event.vote });
+        break;
       case "dropped":
         metrics.dropped.inc({ reason: event.reason });
         break;
       case "written":
-        metrics.writeSeconds.observe(event.durationMs / 1000);
+        observeTraced(metrics.writeSeconds, event.durationMs / 1000, {}, event.traceId);
         metrics.promisedRound.set(event.write.promised.round);
         break;
       case "writeFailed":
@@ -200,6 +205,7 @@ interface AcceptorMetrics {
   readonly messages: Counter<"type">;
   readonly dropped: Counter<"reason">;
   readonly writeSeconds: Histogram;
+  readonly votes: Counter<"vote">;
   readonly storageFailures: Counter;
   readonly promisedRound: Gauge;
   readonly voting: Gauge;
@@ -215,10 +221,15 @@ function acceptorMetrics(registry: Registry): AcceptorMetrics {
       registers,
     }),
     dropped: droppedMessagesCounter(registry),
-    writeSeconds: new Histogram({
+    writeSeconds: exemplarHistogram(registry, {
       name: "paxos_acceptor_storage_write_seconds",
       help: "Time to make one promise or accept durable (the acceptor's fsync latency).",
       buckets: [...STORAGE_SECONDS_BUCKETS],
+    }),
+    votes: new Counter({
+      name: "paxos_acceptor_votes_total",
+      help: "Votes this acceptor sent, by kind (promise, accepted, nack), each after its write was durable.",
+      labelNames: ["vote"],
       registers,
     }),
     storageFailures: new Counter({

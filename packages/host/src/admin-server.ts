@@ -1,3 +1,4 @@
+import { exposition } from "@paxos/telemetry";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import express from "express";
@@ -50,10 +51,10 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     const ready = readiness.ready && connected;
     res.status(ready ? 200 : 503).json({ ready, busConnected: connected, ...readiness.detail });
   });
-  app.get("/metrics", async (_req, res) => {
+  app.get("/metrics", async (req, res) => {
     try {
-      const text = await options.registry.metrics();
-      res.type(options.registry.contentType).send(text);
+      const { contentType, body } = await exposition(options.registry, req.get("accept"));
+      res.type(contentType).send(body);
     } catch (error) {
       options.logger.error({ err: error }, "metrics collection failed");
       res.status(500).type("text/plain").send("metrics collection failed\n");

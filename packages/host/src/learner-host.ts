@@ -23,11 +23,13 @@ import {
   type LearnerReply,
   type LogEntryWire,
 } from "@paxos/wire";
-import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import type { Histogram } from "prom-client";
+import { Counter, Gauge, type Registry } from "prom-client";
 import type { Readiness } from "./admin-server.ts";
 import { EXIT_CODES } from "./exit-codes.ts";
 import type { FatalHandler } from "./fatal.ts";
 import type { Logger } from "./logger.ts";
+import { exemplarHistogram, observeTraced } from "@paxos/telemetry";
 import { droppedMessagesCounter, STORAGE_SECONDS_BUCKETS } from "./metrics.ts";
 import { realClock } from "./real-clock.ts";
 
@@ -44,7 +46,7 @@ export interface LearnerHostOptions {
   readonly logger: Logger;
   readonly registry: Registry;
   /** Called for every delivery, after it is durable, in log order (and must not throw). */
-  readonly publishDelivered: (event: DeliveredEvent) => void;
+  readonly publishDelivered: (event: DeliveredEvent, context: Readonly<Record<string, string>>) => void;
   /** Called when a core step throws (a broken invariant); the default in services exits 70. */
   readonly onFatal: FatalHandler;
   readonly limits?: Limits;
@@ -175,7 +177,7 @@ export class LearnerHost {
         metrics.dropped.inc({ reason: event.reason });
         break;
       case "appended":
-        metrics.appendSeconds.observe(event.durationMs / 1000);
+        observeTraced(metrics.appendSeconds, event.durationMs / 1000, {}, event.traceId);
         this.#observeProgress();
         break;
       case "appendFailed":
@@ -195,7 +197,7 @@ export class LearnerHost {
       case "delivered":
         metrics.delivered.inc({ kind: event.delivery.kind });
         try {
-          this.#options.publishDelivered(deliveredEvent(this.learnerId, event.delivery));
+          this.#options.publishDelivered(deliveredEvent(this.learnerId, event.delivery), event.context);
         } catch (error) {
           this.#log.warn({ err: error }, "publishing a delivery failed");
         }
@@ -279,11 +281,10 @@ function learnerMetrics(registry: Registry): LearnerMetrics {
       registers,
     }),
     dropped: droppedMessagesCounter(registry),
-    appendSeconds: new Histogram({
+    appendSeconds: exemplarHistogram(registry, {
       name: "paxos_learner_append_seconds",
       help: "Time to make learned slots durable.",
       buckets: [...STORAGE_SECONDS_BUCKETS],
-      registers,
     }),
     appendFailures: new Counter({
       name: "paxos_learner_append_failures_total",

@@ -21,6 +21,7 @@ export {
 export { ConfigError, type EnvVar, envVar, readEnv } from "./env.ts";
 export { type Logger, LOG_LEVELS, createLogger } from "./logger.ts";
 export { createRegistry } from "./metrics.ts";
+export { type ProcessTracing, startProcessTracing } from "./process-tracing.ts";
 export { EXIT_CODES } from "./exit-codes.ts";
 export { type FatalHandler, installFatalHandlers } from "./fatal.ts";
 export { installShutdown } from "./shutdown.ts";

@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { DEFAULT_LIMITS, type Limits, type ProposerRole, type Transport } from "@paxos/core";
 import { type Clock, DEFAULT_HOST_LIMITS, type HostLimits, ProposerDriver, type ProposerEvent } from "@paxos/drivers";
-import type { ProposeReply, ProposeRequest } from "@paxos/wire";
+import { exemplarHistogram, observeTraced } from "@paxos/telemetry";
+import type { ProposeReply, ProposeRequest, ServiceContext } from "@paxos/wire";
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { Readiness } from "./admin-server.ts";
 import { EXIT_CODES } from "./exit-codes.ts";
@@ -81,8 +82,8 @@ export class ProposerHost {
    * it: the outcome then arrives as a DeliveredEvent from the learners. Otherwise replies with the
    * reason the core gave and where the leader is believed to be.
    */
-  propose(request: ProposeRequest): ProposeReply {
-    return this.#driver.propose({ id: request.requestId, payload: request.payload });
+  propose(request: ProposeRequest, context: ServiceContext = {}): ProposeReply {
+    return this.#driver.propose({ id: request.requestId, payload: request.payload }, context);
   }
 
   /** What `/readyz` reports: ready once a leader is known (this one or another). */
@@ -124,7 +125,7 @@ export class ProposerHost {
         metrics.batchRequests.observe(event.requests);
         break;
       case "slotChosen":
-        metrics.phase2Seconds.observe(event.latencyMs / 1000);
+        observeTraced(metrics.phase2Seconds, event.latencyMs / 1000, {}, event.traceId);
         break;
       case "retransmitted":
         metrics.retransmissions.inc();
@@ -194,11 +195,10 @@ function proposerMetrics(
       buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     }),
-    phase2Seconds: new Histogram({
+    phase2Seconds: exemplarHistogram(registry, {
       name: "paxos_proposer_phase2_seconds",
       help: "Time from a slot's first accept to a majority's accepted: the phase-2 round trip.",
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5],
-      registers,
     }),
     batchRequests: new Histogram({
       name: "paxos_proposer_batch_requests",

@@ -1,3 +1,4 @@
+import type { Tracing } from "@paxos/telemetry";
 import { type Bus, Subjects } from "@paxos/wire";
 import { Counter, Gauge, type Registry } from "prom-client";
 import { type Readiness, startAdminServer } from "./admin-server.ts";
@@ -7,6 +8,7 @@ import { EXIT_CODES } from "./exit-codes.ts";
 import { exitProcess } from "./fatal.ts";
 import type { Logger } from "./logger.ts";
 import type { RoleContext, RunningRole } from "./roles.ts";
+import type { ProcessTracing } from "./process-tracing.ts";
 import { installShutdown } from "./shutdown.ts";
 
 /** What `connectBusOrExit` hands the bus's connect function: the server URL and a status logger. */
@@ -70,19 +72,22 @@ export async function connectBusOrExit<B extends { readonly isConnected: boolean
 }
 
 /**
- * The RoleContext of a role process: `bus`, the subjects and acceptor set of the configured
- * cluster, and a fatal handler that logs at fatal and exits the process (exitProcess).
+ * The RoleContext of a role process: `bus` (traced when `tracing` is on), the subjects and
+ * acceptor set of the configured cluster, and a fatal handler that logs at fatal and exits the
+ * process (exitProcess).
  */
 export function roleContext(options: {
   readonly bus: Bus;
   readonly config: Pick<CommonConfig, "cluster" | "acceptorIds">;
   readonly logger: Logger;
   readonly registry: Registry;
+  readonly tracing?: ProcessTracing;
 }): RoleContext {
-  const { bus, config, logger, registry } = options;
+  const { config, logger, registry } = options;
+  const subjects = new Subjects(config.cluster);
   return {
-    bus,
-    subjects: new Subjects(config.cluster),
+    bus: options.tracing?.traceBus(options.bus, subjects) ?? options.bus,
+    subjects,
     acceptorIds: config.acceptorIds,
     logger,
     registry,
@@ -106,12 +111,14 @@ export interface SupervisedRoleOptions {
   readonly config: Pick<CommonConfig, "adminPort" | "adminHost">;
   readonly registry: Registry;
   readonly logger: Logger;
+  /** Flushed at shutdown, once the bus is closed: the last spans reach the collector. */
+  readonly tracing?: Tracing;
 }
 
 /**
  * Finishes the start of a role process once its role runs: starts the admin server (/readyz
  * answers from the role's readiness and the bus connection), then installs the graceful shutdown,
- * which stops the role, closes the bus and closes the admin server, in that order. Rejects when
+ * which stops the role, closes the bus, exports the last spans and closes the admin server, in that order. Rejects when
  * the admin server cannot listen.
  */
 export async function superviseRole(options: SupervisedRoleOptions): Promise<void> {
@@ -127,6 +134,7 @@ export async function superviseRole(options: SupervisedRoleOptions): Promise<voi
   installShutdown(logger, [
     { name: options.name, run: () => role.stop() },
     { name: "nats", run: () => bus.close() },
+    { name: "telemetry", run: () => options.tracing?.shutdown() ?? Promise.resolve() },
     { name: "admin", run: () => admin.close() },
   ]);
 }

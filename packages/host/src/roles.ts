@@ -65,7 +65,13 @@ export function startProposerRole(context: RoleContext, proposerId: string): Run
     ...limitsOf(context),
   });
   host.start();
-  const serving = serveProposals(context.bus, context.subjects, proposerId, (req) => host.propose(req), serviceOptions);
+  const serving = serveProposals(
+    context.bus,
+    context.subjects,
+    proposerId,
+    (req, ctx) => host.propose(req, ctx),
+    serviceOptions,
+  );
   return {
     host,
     stop: async () => {
@@ -94,7 +100,7 @@ export async function startLearnerRole(
     logger: context.logger,
     registry: context.registry,
     onFatal: context.onFatal,
-    publishDelivered: (event) => publishDelivered(context.bus, context.subjects, event),
+    publishDelivered: (event, headers) => publishDelivered(context.bus, context.subjects, event, { ...headers }),
     ...limitsOf(context),
   });
   await host.start();

@@ -9,6 +9,7 @@ import {
   compareBallots,
   ZERO_BALLOT,
 } from "@paxos/core";
+import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { Redis } from "ioredis";
 import { acceptorKeys, type AcceptorKeys, keyList } from "./acceptor-keys.ts";
 import { describeWrongSettings, REQUIRED_SETTINGS, wrongSettings } from "./durability-check.ts";
@@ -54,6 +55,8 @@ export interface RedisAcceptorStoreOptions {
 const LOAD_BATCH_ROWS = 1_000;
 /** Longest pause between reconnect attempts after the connection drops. */
 const RECONNECT_DELAY_MAX_MS = 1_000;
+
+const tracer = trace.getTracer("@paxos/store-redis");
 
 /**
  * The AcceptorStore of the services: one acceptor's state in its own Redis, with AOF and
@@ -368,15 +371,36 @@ export class RedisAcceptorStore implements AcceptorStore {
 
   /**
    * EVALSHA, falling back to EVAL when Redis does not have the script cached (after a restart).
-   * Returns the script's reply.
+   * Returns the script's reply. Recorded as a CLIENT span (database semantic conventions), a
+   * child of whatever span is active: the acceptor's handling of the message that needed it.
    */
   async #evalScript(redis: Redis, script: Script, args: readonly string[]): Promise<unknown> {
     const keys = keyList(this.#keys);
+    // Only within a recorded span: a write no traced message asked for starts no trace of its own.
+    const span =
+      trace.getActiveSpan()?.isRecording() !== true
+        ? null
+        : tracer.startSpan("EVALSHA", {
+            kind: SpanKind.CLIENT,
+            attributes: {
+              "db.system.name": "redis",
+              "db.operation.name": "EVALSHA",
+              "db.query.summary": `EVALSHA ${script.name}`,
+              "server.address": redis.options.host ?? "",
+              "server.port": redis.options.port ?? 6379,
+            },
+          });
     try {
       return await redis.evalsha(script.sha1, keys.length, ...keys, ...args);
     } catch (error) {
-      if (!errorMessage(error).startsWith("NOSCRIPT")) throw error;
+      if (!errorMessage(error).startsWith("NOSCRIPT")) {
+        span?.setStatus({ code: SpanStatusCode.ERROR, message: errorMessage(error) });
+        throw error;
+      }
+      span?.addEvent("NOSCRIPT: loading with EVAL");
       return await redis.eval(script.lua, keys.length, ...keys, ...args);
+    } finally {
+      span?.end();
     }
   }
 

@@ -18,12 +18,14 @@ export const SCRIPT_ERRORS = {
 
 /** A Lua script and its SHA1, for EVALSHA with an EVAL fallback. */
 export interface Script {
+  /** What the script does, for spans and logs ("write", "init", "raiseEpoch"). */
+  readonly name: string;
   readonly lua: string;
   readonly sha1: string;
 }
 
-function script(lua: string): Script {
-  return { lua, sha1: createHash("sha1").update(lua).digest("hex") };
+function script(name: string, lua: string): Script {
+  return { name, lua, sha1: createHash("sha1").update(lua).digest("hex") };
 }
 
 /**
@@ -41,7 +43,9 @@ function script(lua: string): Script {
  * order differently from JavaScript. So the byte loop, never `<` on strings. Epochs are compared
  * as the exact decimal strings Redis stores, never as Lua numbers.
  */
-export const WRITE_SCRIPT = script(`
+export const WRITE_SCRIPT = script(
+  "write",
+  `
 local function compare_bytes(a, b)
   local n = math.min(#a, #b)
   for i = 1, n do
@@ -81,7 +85,8 @@ if ARGV[5] then
   redis.call('HSET', KEYS[3], ARGV[5], ARGV[6])
 end
 return 'OK'
-`);
+`,
+);
 
 /**
  * Writes the identity key, only if none of this acceptor's keys exist. KEYS: identity, promised,
@@ -90,13 +95,16 @@ return 'OK'
  * exists only once a store opened over an identity, so an epoch without identity means the
  * identity was lost (not a new Redis), and even allowInit must not initialise over it.
  */
-export const INIT_SCRIPT = script(`
+export const INIT_SCRIPT = script(
+  "init",
+  `
 if redis.call('EXISTS', KEYS[1], KEYS[2], KEYS[3], KEYS[4]) ~= 0 then
   return redis.error_reply('${SCRIPT_ERRORS.notEmpty} acceptor keys exist')
 end
 redis.call('SET', KEYS[1], ARGV[1])
 return 'OK'
-`);
+`,
+);
 
 /**
  * Raises the fencing epoch by one and returns it (as Redis stores it, a decimal string). KEYS:
@@ -106,7 +114,9 @@ return 'OK'
  * the identity key is gone (a wipe between the identity check and this step), so an epoch key is
  * never created in a wiped Redis, and when the stored epoch is not a positive integer.
  */
-export const RAISE_EPOCH_SCRIPT = script(`
+export const RAISE_EPOCH_SCRIPT = script(
+  "raiseEpoch",
+  `
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return redis.error_reply('${SCRIPT_ERRORS.amnesia} identity key ' .. KEYS[1] .. ' is gone')
 end
@@ -116,4 +126,5 @@ if kind ~= 'none' and (kind ~= 'string' or not string.match(redis.call('GET', KE
 end
 redis.call('INCR', KEYS[4])
 return redis.call('GET', KEYS[4])
-`);
+`,
+);

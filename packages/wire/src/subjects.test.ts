@@ -104,6 +104,24 @@ describe("Subjects", () => {
     }
     expect(s.proposer("x".repeat(64), "prepare")).toContain("x".repeat(64));
   });
+
+  it("templates every subject to the wildcard of its kind, which matches it", () => {
+    const cases = [
+      [s.proposer("p1-0a1b2c3d", "accept"), "paxos.v1.prod-1.proposer.*.accept"],
+      [s.promise("a1", "p1-0a1b2c3d"), "paxos.v1.prod-1.acceptor.*.promise.*"],
+      [s.accepted("a2"), "paxos.v1.prod-1.acceptor.*.accepted"],
+      [s.catchupReply("a1", "l1"), "paxos.v1.prod-1.acceptor.*.catchupReply.*"],
+      [s.learner("l1", "delivered"), "paxos.v1.prod-1.learner.*.delivered"],
+      [s.propose("p2-00000000"), "paxos.v1.prod-1.propose.*"],
+      [s.learnersQuery(), "paxos.v1.prod-1.learners.query"],
+    ] as const;
+    for (const [subject, template] of cases) {
+      expect(s.template(subject)).toBe(template);
+      expect(subjectMatches(template, subject)).toBe(true);
+    }
+    expect(s.template("_INBOX.abc.def")).toBe("other");
+    expect(s.template("paxos.v1.other.acceptor.a1.accepted")).toBe("other");
+  });
 });
 
 describe("subjectMatches", () => {

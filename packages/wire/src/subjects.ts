@@ -150,6 +150,27 @@ export class Subjects {
   }
 
   /**
+   * `subject` with its ids replaced by `*`: the subscription that covers every subject of its
+   * kind, such as `paxos.v1.<cluster>.acceptor.*.accepted`. Names spans and other things that must
+   * not grow with the number of processes (proposer ids change at every start). A subject that is
+   * not one of this cluster's gives `"other"`.
+   */
+  template(subject: string): string {
+    const parsed = this.parse(subject);
+    if (parsed === null) return "other";
+    switch (parsed.publisherRole) {
+      case "proposer":
+        return this.allProposers(parsed.kind);
+      case "learner":
+        return this.allLearners(parsed.kind);
+      case "acceptor":
+        return `${this.prefix}.acceptor.*.${parsed.kind}${parsed.targetId === null ? "" : ".*"}`;
+      case "gateway":
+        return parsed.kind === "propose" ? `${this.prefix}.propose.*` : this.learnersQuery();
+    }
+  }
+
+  /**
    * Takes a concrete subject of this cluster apart. Returns null for anything else: another
    * cluster or version, a wildcard, an unknown kind or an id that is not subject-safe.
    */

@@ -9,6 +9,7 @@ import {
   loadConfigOrExit,
   roleContext,
   startAcceptorRole,
+  startProcessTracing,
   superviseRole,
 } from "@paxos/host";
 import { RedisAcceptorStore } from "@paxos/store-redis";
@@ -24,13 +25,19 @@ if (config.unsafeSkipDurabilityChecks) {
   logger.warn("PAXOS_DEV_UNSAFE_STORAGE=1: Redis durability checks are OFF. Development only: a crash can lose votes.");
 }
 const registry = createRegistry();
+const tracing = startProcessTracing({
+  role: "acceptor",
+  instanceId: config.acceptorId,
+  cluster: config.cluster,
+  logger,
+});
 
 const bus = await connectBusOrExit(logger, registry, config.natsUrl, (connection) =>
   NatsBus.connect({ ...connection, name: `acceptor-${config.acceptorId}` }),
 );
 
 const role = await startAcceptorRole(
-  roleContext({ bus, config, logger, registry }),
+  roleContext({ bus, config, logger, registry, tracing }),
   config.acceptorId,
   ({ firstOpen }) =>
     new RedisAcceptorStore({
@@ -44,4 +51,4 @@ const role = await startAcceptorRole(
       logger: (level, msg, fields) => logger[level](fields, msg),
     }),
 );
-await superviseRole({ name: "acceptor", role, bus, config, registry, logger });
+await superviseRole({ name: "acceptor", role, bus, config, registry, logger, tracing });

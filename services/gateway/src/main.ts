@@ -13,6 +13,7 @@ import {
   installFatalHandlers,
   installShutdown,
   loadConfigOrExit,
+  startProcessTracing,
 } from "@paxos/host";
 import { NatsBus } from "@paxos/transport-nats";
 import { Subjects } from "@paxos/wire";
@@ -23,14 +24,16 @@ const gatewayId = `gateway-${randomBytes(4).toString("hex")}`;
 const logger = createLogger("gateway", gatewayId, config.logLevel);
 installFatalHandlers(logger);
 const registry = createRegistry();
+const tracing = startProcessTracing({ role: "gateway", instanceId: gatewayId, cluster: config.cluster, logger });
 
 const bus = await connectBusOrExit(logger, registry, config.natsUrl, (connection) =>
   NatsBus.connect({ ...connection, name: gatewayId }),
 );
 
+const subjects = new Subjects(config.cluster);
 const gateway = createGatewayApp({
-  bus,
-  subjects: new Subjects(config.cluster),
+  bus: tracing.traceBus(bus, subjects),
+  subjects,
   acceptorIds: config.acceptorIds,
   limits: { proposalTimeoutMs: config.proposalTimeoutMs },
   registry,
@@ -74,4 +77,5 @@ installShutdown(logger, [
     },
   },
   { name: "nats", run: () => bus.close() },
+  { name: "telemetry", run: () => tracing.shutdown() },
 ]);

@@ -11,6 +11,7 @@ import {
   loadConfigOrExit,
   roleContext,
   startLearnerRole,
+  startProcessTracing,
   superviseRole,
 } from "@paxos/host";
 import { FileLearnerStore } from "@paxos/store-file";
@@ -20,6 +21,7 @@ const config = loadConfigOrExit("learner", learnerConfig);
 const logger = createLogger("learner", config.learnerId, config.logLevel);
 installFatalHandlers(logger);
 const registry = createRegistry();
+const tracing = startProcessTracing({ role: "learner", instanceId: config.learnerId, cluster: config.cluster, logger });
 
 const bus = await connectBusOrExit(logger, registry, config.natsUrl, (connection) =>
   NatsBus.connect({ ...connection, name: `learner-${config.learnerId}` }),
@@ -28,7 +30,7 @@ const bus = await connectBusOrExit(logger, registry, config.natsUrl, (connection
 let role: Awaited<ReturnType<typeof startLearnerRole>>;
 try {
   role = await startLearnerRole(
-    roleContext({ bus, config, logger, registry }),
+    roleContext({ bus, config, logger, registry, tracing }),
     config.learnerId,
     () => new FileLearnerStore({ dir: config.dataDir, logger: (level, msg, fields) => logger[level](fields, msg) }),
   );
@@ -36,4 +38,4 @@ try {
   logger.fatal({ err: error, dataDir: config.dataDir }, "cannot load the learner's log: refusing to start");
   process.exit(EXIT_CODES.storageRefused);
 }
-await superviseRole({ name: "learner", role, bus, config, registry, logger });
+await superviseRole({ name: "learner", role, bus, config, registry, logger, tracing });

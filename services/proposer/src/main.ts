@@ -10,6 +10,7 @@ import {
   proposerConfig,
   roleContext,
   startProposerRole,
+  startProcessTracing,
   superviseRole,
 } from "@paxos/host";
 import { NatsBus } from "@paxos/transport-nats";
@@ -19,10 +20,11 @@ const proposerId = newProposerId(config.proposerName);
 const logger = createLogger("proposer", proposerId, config.logLevel);
 installFatalHandlers(logger);
 const registry = createRegistry();
+const tracing = startProcessTracing({ role: "proposer", instanceId: proposerId, cluster: config.cluster, logger });
 
 const bus = await connectBusOrExit(logger, registry, config.natsUrl, (connection) =>
   NatsBus.connect({ ...connection, name: `proposer-${proposerId}` }),
 );
 
-const role = startProposerRole(roleContext({ bus, config, logger, registry }), proposerId);
-await superviseRole({ name: "proposer", role, bus, config, registry, logger });
+const role = startProposerRole(roleContext({ bus, config, logger, registry, tracing }), proposerId);
+await superviseRole({ name: "proposer", role, bus, config, registry, logger, tracing });

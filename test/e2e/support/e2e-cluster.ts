@@ -48,6 +48,7 @@ export async function startGateway(where: ServiceEnv, name: string): Promise<Gat
     PAXOS_HTTP_PORT: String(port),
     PAXOS_HTTP_HOST: "127.0.0.1",
     LOG_LEVEL: "info",
+    ...where.env,
   });
   return { proc, port, url: `http://127.0.0.1:${port}` };
 }
@@ -99,10 +100,10 @@ export class E2eCluster {
   }
 
   /**
-   * Starts the servers and every service, and resolves once the acceptors and learners are ready
+   * Starts the servers and every service (each with `env` added), and resolves once the acceptors and learners are ready
    * and both gateways know a leader. On failure it stops what it started and rejects.
    */
-  static async start(cluster: string): Promise<E2eCluster> {
+  static async start(cluster: string, env?: Readonly<Record<string, string>>): Promise<E2eCluster> {
     const dataDir = await mkdtemp(join(tmpdir(), "paxos-e2e-"));
     const servers = await Promise.allSettled([startNats(), ...ACCEPTOR_IDS.map(() => startRedis())]);
     const failed = servers.find((s) => s.status === "rejected");
@@ -118,7 +119,7 @@ export class E2eCluster {
       const result = redisResults[i];
       if (result?.status === "fulfilled") redis.set(id, result.value);
     });
-    const where: ServiceEnv = { cluster, natsUrl: nats.url };
+    const where: ServiceEnv = env === undefined ? { cluster, natsUrl: nats.url } : { cluster, natsUrl: nats.url, env };
     let client: TestClient | null = null;
     try {
       client = await TestClient.connect(where);

@@ -44,6 +44,8 @@ export class ServiceProcess {
 export interface ServiceEnv {
   readonly cluster: string;
   readonly natsUrl: string;
+  /** More variables for every service (OTEL_* settings, for instance). */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 async function startService(name: string, service: string, env: Record<string, string>): Promise<ServiceProcess> {
@@ -72,6 +74,7 @@ export function startAcceptor(
     PAXOS_ACCEPTOR_ID: id,
     REDIS_URL: redisUrl,
     PAXOS_ACCEPTOR_INIT: init ? "1" : "0",
+    ...where.env,
     ...extraEnv,
   });
 }
@@ -81,6 +84,7 @@ export function startProposer(where: ServiceEnv, name: string): Promise<ServiceP
     PAXOS_CLUSTER: where.cluster,
     NATS_URL: where.natsUrl,
     PAXOS_PROPOSER_NAME: name,
+    ...where.env,
   });
 }
 
@@ -90,6 +94,7 @@ export function startLearner(where: ServiceEnv, id: string, dataDir: string): Pr
     NATS_URL: where.natsUrl,
     PAXOS_LEARNER_ID: id,
     PAXOS_DATA_DIR: dataDir,
+    ...where.env,
   });
 }
 

@@ -1,0 +1,69 @@
+import {
+  context,
+  isSpanContextValid,
+  propagation,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+} from "@opentelemetry/api";
+import { observeTraced } from "@paxos/telemetry";
+import type { Request, RequestHandler, Response } from "express";
+import type { GatewayMetrics } from "./gateway-metrics.ts";
+
+const tracer = trace.getTracer("@paxos/gateway-app");
+
+/**
+ * Traces and counts every HTTP request. A SERVER span (HTTP semantic conventions) continues the
+ * client's `traceparent` when it sends one and is active while the request is handled, so the
+ * NATS spans of its proposal are its children; the response carries the span's own `traceparent`,
+ * whose trace id a user pastes into Jaeger. When the answer is sent the request is counted by
+ * route pattern and status, its duration observed with the trace id as exemplar, and the span
+ * named after the route (`POST /v1/proposals`) and ended, failed on a 5xx.
+ */
+export function requestTelemetry(metrics: GatewayMetrics): RequestHandler {
+  return (req: Request, res: Response, next) => {
+    const startedAt = process.hrtime.bigint();
+    const parent = propagation.extract(ROOT_CONTEXT, req.headers);
+    const span = tracer.startSpan(
+      req.method,
+      {
+        kind: SpanKind.SERVER,
+        attributes: {
+          "http.request.method": req.method,
+          "url.path": req.path,
+          "url.scheme": req.protocol,
+          "network.peer.address": req.socket.remoteAddress ?? "",
+          "user_agent.original": req.get("user-agent") ?? "",
+        },
+      },
+      parent,
+    );
+    const spanContext = span.spanContext();
+    if (isSpanContextValid(spanContext)) {
+      const flags = spanContext.traceFlags.toString(16).padStart(2, "0");
+      res.setHeader("traceparent", `00-${spanContext.traceId}-${spanContext.spanId}-${flags}`);
+    }
+    res.once("close", () => {
+      const routePath: unknown = (req.route as { path?: unknown } | undefined)?.path;
+      const route = typeof routePath === "string" ? routePath : "unmatched";
+      const status = res.statusCode;
+      const labels = { route, status: String(status) };
+      metrics.requests.inc(labels);
+      const sampled = (spanContext.traceFlags & 1) === 1 && isSpanContextValid(spanContext);
+      observeTraced(
+        metrics.requestDuration,
+        Number(process.hrtime.bigint() - startedAt) / 1e9,
+        labels,
+        sampled ? spanContext.traceId : null,
+      );
+      span.updateName(`${req.method} ${route}`);
+      span.setAttribute("http.route", route);
+      span.setAttribute("http.response.status_code", status);
+      if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR, message: `HTTP ${status}` });
+      if (!res.writableFinished) span.addEvent("connection closed before the answer was complete");
+      span.end();
+    });
+    context.with(trace.setSpan(parent, span), next);
+  };
+}
