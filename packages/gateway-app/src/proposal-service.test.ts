@@ -195,6 +195,26 @@ describe("ProposalService during a leader failover (fake clock, default limits)"
     expect(cluster.calls.map((c) => c.proposerId)).toEqual(["p1", "p2"]);
   });
 
+  it("sends again to the holder when it leads again at a higher ballot (it stepped down meanwhile)", async () => {
+    // p1 queues the request at round 1, is nacked out by a duel, drops what it held and wins
+    // again at round 2: the same proposer, a new ballot, and the request is gone unless resent.
+    const { cluster, leaders, service } = rig();
+    let stop = heartbeats(leaders, "p1", 1);
+    let reelected = false;
+    cluster.delivers = () => reelected;
+    cluster.script = () => ({ status: "queued" });
+    const outcome = submit(service, "r-reelected");
+    await vi.advanceTimersByTimeAsync(500);
+    expect(outcome.current).toBeNull();
+    stop();
+    reelected = true;
+    stop = heartbeats(leaders, "p1", 2);
+    await vi.advanceTimersByTimeAsync(100);
+    stop();
+    expect(outcome.current).toMatchObject({ ok: true });
+    expect(cluster.calls.map((c) => c.proposerId)).toEqual(["p1", "p1"]);
+  });
+
   it("answers 503 at once when the attempt budget is spent and no proposer took the request", async () => {
     const { cluster, leaders, service } = rig({ proposeAttemptsMax: 5 });
     const stop = heartbeats(leaders, "p1", 3);

@@ -44,6 +44,8 @@ interface Hint {
  */
 interface Held {
   readonly holder: string;
+  /** The holder's ballot as heartbeats told it when it took the request, when they named it. */
+  readonly holderBallot: KnownLeader["ballot"] | null;
   readonly vouchedBy: KnownLeader | null;
 }
 
@@ -53,12 +55,16 @@ interface Held {
  * it is the one that vouched for the holder, still at the same ballot.
  */
 function leadershipMoved(held: Held): (leader: KnownLeader) => boolean {
-  const { holder, vouchedBy } = held;
-  return (leader) =>
-    leader.proposerId !== holder &&
-    (vouchedBy === null ||
+  const { holder, holderBallot, vouchedBy } = held;
+  return (leader) => {
+    // The holder leads again at a higher ballot: it stepped down in between, dropping what it held.
+    if (leader.proposerId === holder) return holderBallot !== null && compareBallots(leader.ballot, holderBallot) > 0;
+    return (
+      vouchedBy === null ||
       leader.proposerId !== vouchedBy.proposerId ||
-      compareBallots(leader.ballot, vouchedBy.ballot) > 0);
+      compareBallots(leader.ballot, vouchedBy.ballot) > 0
+    );
+  };
 }
 
 /**
@@ -265,6 +271,7 @@ export class ProposalService {
           const tracked = this.#leaders.leader();
           held = {
             holder: proposerId,
+            holderBallot: tracked !== null && tracked.proposerId === proposerId ? tracked.ballot : null,
             vouchedBy: tracked !== null && tracked.proposerId === target.from ? tracked : null,
           };
           mayBeQueued = true;
