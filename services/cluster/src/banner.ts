@@ -1,12 +1,16 @@
+import type { PrometheusStatus } from "./local-prometheus.ts";
+
 /**
- * What `npm start` prints once the gateway answers /readyz: where it is, a request to paste, and
- * where each process's admin endpoints are.
+ * What `npm start` prints once the gateway answers /readyz: where it is, a request to paste,
+ * where each process's admin endpoints are, and where its Prometheus is (or why there is none,
+ * or how to have one; `prometheus` null: the mode offers none).
  */
 export function printReady(
   print: (line: string) => void,
   gatewayUrl: string,
   mode: string,
   admin: readonly { readonly name: string; readonly port: number }[],
+  prometheus: PrometheusStatus | null,
 ): void {
   const lines = [
     "",
@@ -24,6 +28,22 @@ export function printReady(
     lines.push("", "  Admin endpoints (/healthz /readyz /metrics):");
     for (const { name, port } of admin) lines.push(`    ${name.padEnd(12)} http://127.0.0.1:${port}`);
   }
+  if (prometheus !== null) lines.push("", ...prometheusLines(prometheus));
   lines.push("", "  Ctrl-C stops everything; the data stays for the next start.", "");
   for (const line of lines) print(line);
+}
+
+function prometheusLines(prometheus: PrometheusStatus): string[] {
+  switch (prometheus.kind) {
+    case "running":
+      return [
+        `  Prometheus, scraping every process: ${prometheus.url}`,
+        `    curl -sS '${prometheus.url}/api/v1/query?query=up'`,
+        "    Grafana: provision deploy/grafana/ (see Metrics in README.md)",
+      ];
+    case "unavailable":
+      return [`  Prometheus: not running; ${prometheus.reason}`];
+    case "off":
+      return ["  Metrics in a Prometheus of its own: PAXOS_PROMETHEUS=1 npm start (needs prometheus on PATH)"];
+  }
 }

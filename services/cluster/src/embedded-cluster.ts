@@ -44,6 +44,10 @@ export async function runEmbeddedCluster(
   const dataRoot = join(config.dataRoot, "embedded");
   say(`EMBEDDED MODE (${reason}): every role runs in this one process over an in-memory bus,`);
   say(`with file stores under ${dataRoot}. Install nats-server and redis-server for the real thing.`);
+  if (config.prometheus) {
+    // The roles' metrics are not served here: there are no admin ports to scrape.
+    say("PAXOS_PROMETHEUS=1 is ignored: Prometheus is offered only when every role runs as its own process.");
+  }
   const stopped = waitForSignal(say);
   await mkdir(dataRoot, { recursive: true });
 
@@ -115,7 +119,7 @@ export async function runEmbeddedCluster(
       ),
       stopped.then(() => "stopping"),
     ]);
-    if (ready === null) printReady(print, gatewayUrl, `EMBEDDED, data in ${dataRoot}`, []);
+    if (ready === null) printReady(print, gatewayUrl, `EMBEDDED, data in ${dataRoot}`, [], null);
     await stopped;
     return await stopEverything();
   } catch (error) {

@@ -1,5 +1,6 @@
 // The `npm start` launcher's settings: defaults, the optional NATS_URL and REDIS_URLS (one URL per
-// acceptor), and a fixed HTTP port, read from a plain object standing in for the environment.
+// acceptor), a fixed HTTP port, and the optional Prometheus, read from a plain object standing in
+// for the environment.
 import { ConfigError } from "@paxos/host";
 import { describe, expect, it } from "vitest";
 import { launcherConfig } from "./launcher-config.ts";
@@ -26,7 +27,16 @@ describe("launcherConfig", () => {
       initExternalRedis: false,
       dataRoot: "/repo/.data",
       repoRoot: "/repo",
+      prometheus: false,
+      prometheusPort: 9090,
     });
+  });
+
+  it("runs a Prometheus when asked, on the port given (0: any free one)", () => {
+    const config = launcherConfig({ PAXOS_PROMETHEUS: "1", PAXOS_PROMETHEUS_PORT: "9191" }, "/repo");
+    expect(config.prometheus).toBe(true);
+    expect(config.prometheusPort).toBe(9191);
+    expect(launcherConfig({ PAXOS_PROMETHEUS: "true", PAXOS_PROMETHEUS_PORT: "0" }, "/repo").prometheusPort).toBe(0);
   });
 
   it("uses given servers, one Redis per acceptor", () => {
@@ -47,12 +57,21 @@ describe("launcherConfig", () => {
 
   it("names every bad variable at once", () => {
     expect(
-      problemsOf({ PAXOS_HTTP_PORT: "0", NATS_URL: "ws://h:1", REDIS_URLS: "redis://h:1,redis://h:2", LOG_LEVEL: "x" }),
+      problemsOf({
+        PAXOS_HTTP_PORT: "0",
+        NATS_URL: "ws://h:1",
+        REDIS_URLS: "redis://h:1,redis://h:2",
+        LOG_LEVEL: "x",
+        PAXOS_PROMETHEUS: "yes",
+        PAXOS_PROMETHEUS_PORT: "90900",
+      }),
     ).toEqual([
       "PAXOS_HTTP_PORT must be a fixed port, not 0",
       "LOG_LEVEL must be one of trace, debug, info, warn, error, fatal, silent",
       "NATS_URL must use nats: or tls: (a URL such as nats://127.0.0.1:port)",
       "REDIS_URLS must list 3 URLs, one per acceptor (a1, a2, a3)",
+      'PAXOS_PROMETHEUS must be 1 or 0 (got "yes")',
+      'PAXOS_PROMETHEUS_PORT must be a port number 0..65535 (got "90900")',
     ]);
   });
 });

@@ -26,6 +26,9 @@ export function launcherConfig(env: NodeJS.ProcessEnv, repoRoot: string): Launch
         .default(null),
       PAXOS_ACCEPTOR_INIT: envVar.flag().default(false),
       PAXOS_LOCAL_DATA: envVar.text().default(resolve(repoRoot, ".data")),
+      // Also run a Prometheus (from PATH) that scrapes every process; 0 for the port: any free one.
+      PAXOS_PROMETHEUS: envVar.flag().default(false),
+      PAXOS_PROMETHEUS_PORT: envVar.port().default(9090),
     },
     env,
   );
@@ -39,5 +42,7 @@ export function launcherConfig(env: NodeJS.ProcessEnv, repoRoot: string): Launch
     initExternalRedis: values.PAXOS_ACCEPTOR_INIT,
     dataRoot: resolve(values.PAXOS_LOCAL_DATA),
     repoRoot,
+    prometheus: values.PAXOS_PROMETHEUS,
+    prometheusPort: values.PAXOS_PROMETHEUS_PORT,
   };
 }

@@ -1,9 +1,11 @@
 import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import type { ScrapeTarget } from "@paxos/dashboards";
 import { requiredSettingsFlags } from "@paxos/store-redis";
 import { printReady } from "./banner.ts";
 import { ServerRegistry, stopLeftoverServers } from "./leftover-servers.ts";
+import { startLocalPrometheus } from "./local-prometheus.ts";
 import { freePort, httpOk, natsReady, redisReady, waitFor } from "./net-probes.ts";
 import { type Child, type ChildExit, ProcessGroup } from "./process-group.ts";
 import { waitForSignal } from "./signals.ts";
@@ -19,7 +21,8 @@ const INIT_MARKER = "paxos-acceptor-initialised";
 /**
  * Runs the cluster as separate processes on local servers: one nats-server, one redis-server per
  * acceptor (durable settings, data under `<dataRoot>/redis-<id>/`), then 3 acceptors, 2
- * proposers, 1 learner and the gateway. Prints the gateway's URL and a curl once it is ready.
+ * proposers, 1 learner and the gateway, and with PAXOS_PROMETHEUS=1 a Prometheus that scrapes
+ * them all. Prints the gateway's URL and a curl once it is ready.
  * Resolves with the exit code once a SIGINT or SIGTERM has stopped everything.
  */
 export async function runLocalCluster(
@@ -61,6 +64,8 @@ export async function runLocalCluster(
       LOG_LEVEL: config.logLevel,
       // The services stop themselves if this launcher is killed without stopping them.
       PAXOS_PARENT_PID: String(process.pid),
+      // OpenTelemetry settings (OTEL_EXPORTER_OTLP_ENDPOINT, sampler, ...) reach every service.
+      ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith("OTEL_"))),
     };
     const node = (service: string): { command: string; args: string[]; cwd: string } => ({
       command: process.execPath,
@@ -69,11 +74,16 @@ export async function runLocalCluster(
     });
 
     const admin: { name: string; port: number }[] = [];
+    const scrapeTargets: ScrapeTarget[] = [];
+    const scrape = (role: ScrapeTarget["role"], instance: string, port: number): void => {
+      scrapeTargets.push({ role, instance, address: `127.0.0.1:${port}` });
+    };
     for (const [i, acceptorId] of TOPOLOGY.acceptorIds.entries()) {
       const store = redis[i];
       if (store === undefined) throw new Error(`no Redis for acceptor ${acceptorId}`);
       const adminPort = await freePort();
       admin.push({ name: `acceptor ${acceptorId}`, port: adminPort });
+      scrape("acceptor", acceptorId, adminPort);
       const child = group.start({
         name: `acceptor ${acceptorId}`,
         ...node("acceptor"),
@@ -95,6 +105,7 @@ export async function runLocalCluster(
     for (const learnerId of TOPOLOGY.learnerIds) {
       const adminPort = await freePort();
       admin.push({ name: `learner ${learnerId}`, port: adminPort });
+      scrape("learner", learnerId, adminPort);
       const dataDir = join(config.dataRoot, `learner-${learnerId}`);
       await mkdir(dataDir, { recursive: true });
       apps.push(
@@ -108,6 +119,7 @@ export async function runLocalCluster(
     for (const name of TOPOLOGY.proposerNames) {
       const adminPort = await freePort();
       admin.push({ name: `proposer ${name}`, port: adminPort });
+      scrape("proposer", name, adminPort);
       apps.push(
         group.start({
           name: `proposer ${name}`,
@@ -122,6 +134,10 @@ export async function runLocalCluster(
       env: { ...common, PAXOS_HTTP_PORT: String(config.httpPort), PAXOS_HTTP_HOST: "127.0.0.1" },
     });
     apps.push(gateway);
+    // The gateway serves /healthz, /readyz and /metrics on its REST port.
+    admin.push({ name: "gateway", port: config.httpPort });
+    scrape("gateway", "gateway", config.httpPort);
+    const prometheus = await startLocalPrometheus(config, scrapeTargets, group, registry, say);
 
     const gatewayUrl = `http://127.0.0.1:${config.httpPort}`;
     const ready = await Promise.race([
@@ -138,7 +154,7 @@ export async function runLocalCluster(
         config.natsUrl === null ? "nats-server" : "external NATS",
         config.redisUrls === null ? "redis-server" : "external Redis",
       ];
-      printReady(print, gatewayUrl, `${serverKinds.join(" and ")}, data in ${config.dataRoot}`, admin);
+      printReady(print, gatewayUrl, `${serverKinds.join(" and ")}, data in ${config.dataRoot}`, admin, prometheus);
     } else if (ready !== "stopping") {
       say(`the gateway did not become ready (${ready}); press Ctrl-C to stop`);
     }

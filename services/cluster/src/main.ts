@@ -1,6 +1,7 @@
 // `npm start`: a local Paxos cluster for a new user. With nats-server and redis-server on PATH
 // (or NATS_URL / REDIS_URLS given) it runs every role as its own process on real servers;
 // without them it runs the embedded single-process cluster and says so. Data stays in `.data/`.
+// With PAXOS_PROMETHEUS=1 the real-process cluster also runs a Prometheus scraping every process.
 import { resolve } from "node:path";
 import { EXIT_CODES, loadConfigOrExit } from "@paxos/host";
 import { runEmbeddedCluster } from "./embedded-cluster.ts";

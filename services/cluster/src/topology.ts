@@ -25,4 +25,8 @@ export interface LauncherConfig {
   readonly dataRoot: string;
   /** The repository root (services are started from their source there). */
   readonly repoRoot: string;
+  /** PAXOS_PROMETHEUS=1: also run `prometheus` from PATH, scraping every process (local mode only). */
+  readonly prometheus: boolean;
+  /** PAXOS_PROMETHEUS_PORT: where that Prometheus listens, default 9090; 0 or a busy port: any free one. */
+  readonly prometheusPort: number;
 }
