@@ -29,8 +29,19 @@ export function printReady(
     for (const { name, port } of admin) lines.push(`    ${name.padEnd(12)} http://127.0.0.1:${port}`);
   }
   if (prometheus !== null) lines.push("", ...prometheusLines(prometheus));
+  if (admin.length > 0) lines.push("", tracingLine(process.env));
   lines.push("", "  Ctrl-C stops everything; the data stays for the next start.", "");
   for (const line of lines) print(line);
+}
+
+/** Where the services send traces: the OTLP endpoint `npm start` passed on, or how to set one. */
+function tracingLine(env: NodeJS.ProcessEnv): string {
+  const endpoint = env["OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"] ?? env["OTEL_EXPORTER_OTLP_ENDPOINT"];
+  if (env["OTEL_SDK_DISABLED"]?.trim().toLowerCase() === "true") return "  Traces: off (OTEL_SDK_DISABLED=true)";
+  if (endpoint !== undefined && endpoint.trim() !== "") {
+    return `  Traces: every service exports to ${endpoint}; the gateway's traceparent header names each proposal's trace`;
+  }
+  return "  Traces: off; to a Jaeger: OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 npm start";
 }
 
 function prometheusLines(prometheus: PrometheusStatus): string[] {
