@@ -57,18 +57,30 @@ export interface AcceptorServiceConfig extends CommonConfig {
   readonly unsafeSkipDurabilityChecks: boolean;
 }
 
+const acceptorSpec = {
+  ...commonSpec,
+  PAXOS_ACCEPTOR_ID: envVar.id(),
+  REDIS_URL: envVar.url(["redis", "rediss"]),
+  PAXOS_ACCEPTOR_INIT: envVar.flag().default(false),
+  PAXOS_DEV_UNSAFE_STORAGE: envVar.flag().default(false),
+};
+// The proposerId adds "-" and 8 hex digits and must still be a 64-char id.
+const proposerSpec = { ...commonSpec, PAXOS_PROPOSER_NAME: envVar.id(55) };
+const learnerSpec = { ...commonSpec, PAXOS_LEARNER_ID: envVar.id(), PAXOS_DATA_DIR: envVar.text() };
+
+/**
+ * The variables each role process reads (besides the OTEL_* of the OpenTelemetry SDK): what a
+ * deployment may set. The deployment tests check compose and the manifests against them.
+ */
+export const ROLE_VARIABLES = {
+  acceptor: Object.keys(acceptorSpec),
+  proposer: Object.keys(proposerSpec),
+  learner: Object.keys(learnerSpec),
+} as const satisfies Record<string, readonly string[]>;
+
 /** Reads the acceptor's settings from `env`; throws ConfigError naming every bad variable. */
 export function acceptorConfig(env: NodeJS.ProcessEnv): AcceptorServiceConfig {
-  const values = readEnv(
-    {
-      ...commonSpec,
-      PAXOS_ACCEPTOR_ID: envVar.id(),
-      REDIS_URL: envVar.url(["redis", "rediss"]),
-      PAXOS_ACCEPTOR_INIT: envVar.flag().default(false),
-      PAXOS_DEV_UNSAFE_STORAGE: envVar.flag().default(false),
-    },
-    env,
-  );
+  const values = readEnv(acceptorSpec, env);
   if (!values.PAXOS_ACCEPTOR_IDS.includes(values.PAXOS_ACCEPTOR_ID)) {
     throw new ConfigError([
       `PAXOS_ACCEPTOR_ID ${JSON.stringify(values.PAXOS_ACCEPTOR_ID)} is not one of PAXOS_ACCEPTOR_IDS (${values.PAXOS_ACCEPTOR_IDS.join(",")})`,
@@ -91,8 +103,7 @@ export interface ProposerServiceConfig extends CommonConfig {
 
 /** Reads the proposer's settings from `env`; throws ConfigError naming every bad variable. */
 export function proposerConfig(env: NodeJS.ProcessEnv): ProposerServiceConfig {
-  // The proposerId adds "-" and 8 hex digits and must still be a 64-char id.
-  const values = readEnv({ ...commonSpec, PAXOS_PROPOSER_NAME: envVar.id(55) }, env);
+  const values = readEnv(proposerSpec, env);
   return { ...common(values), proposerName: values.PAXOS_PROPOSER_NAME };
 }
 
@@ -106,7 +117,7 @@ export interface LearnerServiceConfig extends CommonConfig {
 
 /** Reads the learner's settings from `env`; throws ConfigError naming every bad variable. */
 export function learnerConfig(env: NodeJS.ProcessEnv): LearnerServiceConfig {
-  const values = readEnv({ ...commonSpec, PAXOS_LEARNER_ID: envVar.id(), PAXOS_DATA_DIR: envVar.text() }, env);
+  const values = readEnv(learnerSpec, env);
   return { ...common(values), learnerId: values.PAXOS_LEARNER_ID, dataDir: values.PAXOS_DATA_DIR };
 }
 

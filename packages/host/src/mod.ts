@@ -14,6 +14,7 @@ export {
   type ProposerServiceConfig,
   type LearnerServiceConfig,
   acceptorConfig,
+  ROLE_VARIABLES,
   proposerConfig,
   learnerConfig,
   loadConfigOrExit,

@@ -19,20 +19,22 @@ export interface GatewayServiceConfig {
   readonly proposalTimeoutMs: number;
 }
 
+const gatewaySpec = {
+  PAXOS_CLUSTER: envVar.id().default("local"),
+  NATS_URL: envVar.url(["nats", "tls", "ws", "wss"]).default("nats://127.0.0.1:4222"),
+  PAXOS_ACCEPTOR_IDS: envVar.idList(),
+  PAXOS_HTTP_PORT: envVar.port().default(8080),
+  PAXOS_HTTP_HOST: envVar.text().default("0.0.0.0"),
+  LOG_LEVEL: envVar.logLevel().default("info"),
+  PAXOS_PROPOSAL_TIMEOUT_MS: envVar.milliseconds(100, 600_000).default(DEFAULT_GATEWAY_LIMITS.proposalTimeoutMs),
+};
+
+/** The variables the gateway reads (besides OTEL_*): what a deployment may set. */
+export const GATEWAY_VARIABLES: readonly string[] = Object.keys(gatewaySpec);
+
 /** Reads the gateway's settings from `env`; throws ConfigError naming every bad variable. */
 export function gatewayConfig(env: NodeJS.ProcessEnv): GatewayServiceConfig {
-  const values = readEnv(
-    {
-      PAXOS_CLUSTER: envVar.id().default("local"),
-      NATS_URL: envVar.url(["nats", "tls", "ws", "wss"]).default("nats://127.0.0.1:4222"),
-      PAXOS_ACCEPTOR_IDS: envVar.idList(),
-      PAXOS_HTTP_PORT: envVar.port().default(8080),
-      PAXOS_HTTP_HOST: envVar.text().default("0.0.0.0"),
-      LOG_LEVEL: envVar.logLevel().default("info"),
-      PAXOS_PROPOSAL_TIMEOUT_MS: envVar.milliseconds(100, 600_000).default(DEFAULT_GATEWAY_LIMITS.proposalTimeoutMs),
-    },
-    env,
-  );
+  const values = readEnv(gatewaySpec, env);
   return {
     cluster: values.PAXOS_CLUSTER,
     natsUrl: values.NATS_URL,
