@@ -8,12 +8,19 @@ export { paxosDashboard, PAXOS_DASHBOARD_UID } from "./paxos-dashboard.ts";
 export { PROMETHEUS_DATASOURCE_UID, RANGE_WINDOW, RATE_WINDOW } from "./panels.ts";
 export { type DashboardQuery, dashboardQueries, PAXOS_DASHBOARD_QUERIES } from "./queries.ts";
 export {
+  COMPOSE_SCRAPE_TARGETS,
+  composePrometheusYaml,
   dashboardJson,
   type GeneratedFile,
   generatedFiles,
   GRAFANA_DASHBOARDS_DIR,
   SCRAPE_INTERVAL_SECONDS,
 } from "./generated-files.ts";
+export {
+  KUBERNETES_PROMETHEUS_CONFIG_PATH,
+  KUBERNETES_SCRAPE_SERVICES,
+  kubernetesPrometheusConfig,
+} from "./kubernetes-files.ts";
 export {
   ALL_JOBS_REGEX,
   prometheusArgs,
