@@ -44,7 +44,8 @@ export function parseIdempotencyKey(header: string | undefined): string | undefi
  * The proposal body: exactly one member, `value`, holding any JSON value. Unknown members are
  * refused rather than ignored, so a misspelled or future field is never silently dropped.
  * Numbers must be finite (JSON.parse turns 1e400 into Infinity, which JSON cannot carry) and
- * nesting at most `valueDepthMax` deep.
+ * nesting at most `valueDepthMax` deep. `body` is what `strictJsonBody` parsed (undefined when the
+ * request had none), so it is already exactly the JSON the client sent.
  */
 export function parseProposalBody(body: unknown, valueDepthMax: number): ProposalBody {
   if (body === null || typeof body !== "object" || Array.isArray(body)) {

@@ -17,6 +17,7 @@ import {
   parseIntegerParameter,
   parseProposalBody,
 } from "./request-validation.ts";
+import { strictJsonBody } from "./strict-json-body.ts";
 
 /** What the routes run on; built once per app by `createGatewayApp`. */
 export interface RouteContext {
@@ -39,10 +40,12 @@ export interface RouteContext {
 export function gatewayRouter(ctx: RouteContext): Router {
   const router = express.Router({ strict: false, caseSensitive: true });
   const { limits } = ctx;
+  // The body object is one level around the value.
+  const jsonBody = strictJsonBody({ bytesMax: limits.requestBytesMax, depthMax: limits.valueDepthMax + 1 });
 
   router
     .route("/v1/proposals")
-    .post(requireJson, express.json({ limit: limits.requestBytesMax, type: () => true }), async (req, res) => {
+    .post(requireJson, jsonBody, async (req, res) => {
       // Everything is validated before anything is sent: a refused request proposes nothing.
       const key = parseIdempotencyKey(req.get("Idempotency-Key"));
       const body = parseProposalBody(req.body, limits.valueDepthMax);
