@@ -1,11 +1,10 @@
 // Test harness for the gateway's HTTP contract: a gateway app over a MemoryBus, listening on
 // 127.0.0.1:0, with scripted stand-ins for the cluster (a proposer that answers propose requests
 // and heartbeats, learners that deliver and answer queries). No NATS, no real roles.
-import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { JsonValue } from "@paxos/core";
 import { MemoryBus } from "@paxos/embedded";
-import { createGatewayApp, type GatewayApp, type GatewayLimits } from "@paxos/gateway-app";
+import { createGatewayApp, type GatewayApp, type GatewayLimits, type GatewayServerLimits } from "@paxos/gateway-app";
 import {
   type Bus,
   type BusMessage,
@@ -302,20 +301,20 @@ export interface RunningGateway {
   close(): Promise<void>;
 }
 
-export async function startGateway(cluster: FakeCluster, limits: Partial<GatewayLimits> = {}): Promise<RunningGateway> {
+export async function startGateway(
+  cluster: FakeCluster,
+  limits: Partial<GatewayLimits> = {},
+  serverLimits: Partial<GatewayServerLimits> = {},
+): Promise<RunningGateway> {
   const bus = new RecordingBus(cluster.bus, cluster.subjects);
   const gateway = createGatewayApp({
     bus,
     subjects: cluster.subjects,
     acceptorIds: ACCEPTOR_IDS,
     limits: { ...TEST_LIMITS, ...limits },
+    serverLimits,
   });
-  const server = await new Promise<Server>((resolve, reject) => {
-    const listening = gateway.app.listen(0, "127.0.0.1", (error?: Error) => {
-      if (error === undefined) resolve(listening);
-      else reject(error);
-    });
-  });
+  const server = await gateway.listen(0, "127.0.0.1");
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,

@@ -1,6 +1,7 @@
 import { DEFAULT_LIMITS, type Limits } from "@paxos/core";
 import type { Bus, Subjects } from "@paxos/wire";
-import express, { type Express } from "express";
+import type { Server } from "node:http";
+import express, { type Express, type RequestHandler } from "express";
 import { pino, type Logger } from "pino";
 import { Registry } from "prom-client";
 import { AcceptorStatusBoard } from "./acceptor-view.ts";
@@ -9,6 +10,7 @@ import { DeliveryWaiters } from "./delivery-waiters.ts";
 import { type GatewayLimits, gatewayLimits } from "./gateway-limits.ts";
 import { GatewayMetrics } from "./gateway-metrics.ts";
 import { problemHandler, routeNotFound } from "./http-errors.ts";
+import { createLimitedServer, type GatewayServerLimits, gatewayServerLimits } from "./http-server.ts";
 import { LeaderTracker } from "./leader-tracker.ts";
 import type { LogStreamHandle } from "./log-stream.ts";
 import { ProposalService } from "./proposal-service.ts";
@@ -26,6 +28,11 @@ export interface GatewayAppOptions {
    * the default, or derived from them (see `gatewayLimits`).
    */
   readonly limits?: Partial<GatewayLimits>;
+  /**
+   * Overrides of the HTTP server's limits against slow clients (tests shorten them); what they
+   * leave out is the default, or derived from `limits` (see `gatewayServerLimits`).
+   */
+  readonly serverLimits?: Partial<GatewayServerLimits>;
   /** The protocol limits every process of the cluster runs with (for decoding). */
   readonly protocolLimits?: Limits;
   /** Where the gateway's metrics go; a fresh registry when absent. */
@@ -35,10 +42,20 @@ export interface GatewayAppOptions {
   readonly logger?: Logger;
 }
 
-/** A gateway app: mount or listen with `app`; `close` when done. */
+/** A gateway app: serve it with `listen` (or mount `app`); `close` when done. */
 export interface GatewayApp {
-  /** The express app serving the REST API, `/healthz`, `/readyz` and `/metrics`. */
+  /**
+   * The express app serving the REST API, `/healthz`, `/readyz` and `/metrics`. Serve it with
+   * `listen`, which sets the server limits; mounting it elsewhere leaves them to the caller.
+   */
   readonly app: Express;
+  /** The server limits `listen` applies. */
+  readonly serverLimits: GatewayServerLimits;
+  /**
+   * Starts a Node HTTP server for `app` with `serverLimits` on `port` (0 picks a free one) and
+   * `host`; resolves once it listens, rejects when it cannot. The server is the caller's to close.
+   */
+  listen(port: number, host: string): Promise<Server>;
   /** The registry its metrics are in. */
   readonly registry: Registry;
   /**
@@ -53,10 +70,11 @@ export interface GatewayApp {
  * Builds the REST gateway over `bus`: an express 5 app that forwards proposals to the leader,
  * waits for the learners to deliver them, and reads the log and the cluster's state from the
  * learners and the acceptors' statuses. It subscribes to proposer heartbeats, acceptor statuses
- * and learner deliveries at once; the caller then listens with `app`. Errors are problem+json.
+ * and learner deliveries at once; the caller then calls `listen`. Errors are problem+json.
  */
 export function createGatewayApp(options: GatewayAppOptions): GatewayApp {
   const limits = gatewayLimits(options.limits);
+  const serverLimits = gatewayServerLimits(limits, options.serverLimits);
   const logger = options.logger ?? pino({ level: "silent" });
   const registry = options.registry ?? new Registry();
   const metrics = new GatewayMetrics(registry);
@@ -91,6 +109,7 @@ export function createGatewayApp(options: GatewayAppOptions): GatewayApp {
   const app = express();
   app.disable("x-powered-by");
   app.set("query parser", "simple");
+  app.use(securityHeaders);
   app.use(requestTelemetry(metrics));
   app.use(
     gatewayRouter({
@@ -112,6 +131,16 @@ export function createGatewayApp(options: GatewayAppOptions): GatewayApp {
   return {
     app,
     registry,
+    serverLimits,
+    listen: (port, host) =>
+      new Promise<Server>((resolve, reject) => {
+        const server = createLimitedServer(app, serverLimits);
+        server.once("error", reject);
+        server.listen(port, host, () => {
+          server.off("error", reject);
+          resolve(server);
+        });
+      }),
     close: async () => {
       if (closing.signal.aborted) return;
       closing.abort();
@@ -121,3 +150,13 @@ export function createGatewayApp(options: GatewayAppOptions): GatewayApp {
     },
   };
 }
+
+/**
+ * Headers every answer carries, errors included (mounted first): `nosniff`, so that a browser
+ * never runs an answer as another type than it says. Problems add `Cache-Control: no-store` where
+ * they are sent (`sendProblem`), so that no cache keeps an error.
+ */
+const securityHeaders: RequestHandler = (_req, res, next) => {
+  res.setHeader("X-Content-Type-Options", "nosniff");
+  next();
+};

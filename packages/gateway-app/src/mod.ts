@@ -5,5 +5,6 @@
  */
 export { createGatewayApp, type GatewayApp, type GatewayAppOptions } from "./gateway-app.ts";
 export { DEFAULT_GATEWAY_LIMITS, type GatewayLimits } from "./gateway-limits.ts";
+export { type GatewayServerLimits, gatewayServerLimits } from "./http-server.ts";
 export { PROBLEMS, type ProblemCode, problemType } from "./problem.ts";
 export { IDEMPOTENCY_KEY_PATTERN } from "./request-validation.ts";

@@ -10,8 +10,10 @@ import type { Response } from "express";
 export const PROBLEMS = {
   malformedJson: { status: 400, title: "Malformed JSON" },
   invalidBody: { status: 400, title: "Invalid request body" },
+  lossyJson: { status: 400, title: "JSON that parsing would change" },
   invalidIdempotencyKey: { status: 400, title: "Invalid Idempotency-Key header" },
   invalidParameter: { status: 400, title: "Invalid parameter" },
+  malformedUri: { status: 400, title: "Malformed URI" },
   routeNotFound: { status: 404, title: "Not found" },
   entryNotFound: { status: 404, title: "Log entry not decided" },
   methodNotAllowed: { status: 405, title: "Method not allowed" },

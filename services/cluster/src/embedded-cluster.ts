@@ -101,13 +101,7 @@ export async function runEmbeddedCluster(
       acceptorIds: TOPOLOGY.acceptorIds,
       logger: loggerFor("gateway", "gw"),
     });
-    const app = gateway.app;
-    server = await new Promise<Server>((resolve, reject) => {
-      const listening = app.listen(config.httpPort, "127.0.0.1", (error?: Error) => {
-        if (error === undefined) resolve(listening);
-        else reject(error);
-      });
-    });
+    server = await gateway.listen(config.httpPort, "127.0.0.1");
 
     const gatewayUrl = `http://127.0.0.1:${config.httpPort}`;
     const ready = await Promise.race([

@@ -43,12 +43,9 @@ const gateway = createGatewayApp({
 
 let server: Server;
 try {
-  server = await new Promise<Server>((resolve, reject) => {
-    const listening = gateway.app.listen(config.httpPort, config.httpHost, (error?: Error) => {
-      if (error === undefined) resolve(listening);
-      else reject(error);
-    });
-  });
+  // With the gateway's limits against slow clients (headers, request and keep-alive timeouts).
+  // The default host stays 0.0.0.0: the deployment files rely on it.
+  server = await gateway.listen(config.httpPort, config.httpHost);
 } catch (error) {
   logger.fatal({ err: error, port: config.httpPort, host: config.httpHost }, "cannot listen");
   process.exit(EXIT_CODES.unavailable);
