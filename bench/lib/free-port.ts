@@ -1,31 +1,12 @@
 import { randomInt } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { freePort } from "../../test/support/free-port.ts";
 
 /** The lowest port `listenPort` picks from, above the usual fixed ports of local services. */
 const FIXED_PORT_MIN = 10_000;
 /** How many random ports `listenPort` tries before it falls back to one the kernel picks. */
 const FIXED_PORT_ATTEMPTS = 50;
-
-/**
- * Asks the kernel for a free loopback port, releases it and returns it. The caller binds it (or
- * hands it to a child) at once; another process taking it in between is possible but rare.
- */
-export async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      if (address === null || typeof address === "string") {
-        reject(new Error("the kernel gave no port"));
-        return;
-      }
-      server.close(() => resolve(address.port));
-    });
-  });
-}
 
 /**
  * A free port for a server that binds it only seconds later (the cluster's gateway binds its port

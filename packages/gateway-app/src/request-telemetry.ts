@@ -7,9 +7,8 @@ import {
   SpanKind,
   SpanStatusCode,
   trace,
-  TraceFlags,
 } from "@opentelemetry/api";
-import { observeTraced } from "@paxos/telemetry";
+import { observeTraced, sampledTraceId } from "@paxos/telemetry";
 import type { Request, RequestHandler, Response } from "express";
 import type { GatewayMetrics } from "./gateway-metrics.ts";
 
@@ -74,11 +73,4 @@ function startServerSpan(req: Request, res: Response): Span {
     res.setHeader("traceparent", `00-${spanContext.traceId}-${spanContext.spanId}-${flags}`);
   }
   return span;
-}
-
-function sampledTraceId(span: Span): string | null {
-  const spanContext = span.spanContext();
-  return isSpanContextValid(spanContext) && (spanContext.traceFlags & TraceFlags.SAMPLED) !== 0
-    ? spanContext.traceId
-    : null;
 }

@@ -1,4 +1,4 @@
-import { trace } from "@opentelemetry/api";
+import { isSpanContextValid, type Span, trace, TraceFlags } from "@opentelemetry/api";
 import {
   Histogram,
   type HistogramConfiguration,
@@ -73,8 +73,17 @@ export function observeTraced<T extends string>(
 
 /** The trace id of the active span when it is sampled (and so will be exported), else null. */
 export function activeTraceId(): string | null {
-  const spanContext = trace.getActiveSpan()?.spanContext();
-  return spanContext !== undefined && (spanContext.traceFlags & 1) === 1 ? spanContext.traceId : null;
+  return sampledTraceId(trace.getActiveSpan());
+}
+
+/** The trace id of `span` when it is valid and sampled (an exemplar worth linking to), else null. */
+export function sampledTraceId(span: Span | undefined): string | null {
+  const spanContext = span?.spanContext();
+  return spanContext !== undefined &&
+    isSpanContextValid(spanContext) &&
+    (spanContext.traceFlags & TraceFlags.SAMPLED) !== 0
+    ? spanContext.traceId
+    : null;
 }
 
 function isCounter(metric: Metric): boolean {

@@ -5,4 +5,11 @@
  */
 export { startTracing, type Tracing, type TracingOptions } from "./tracing.ts";
 export { TracingBus, type TracingBusOptions } from "./tracing-bus.ts";
-export { activeTraceId, exemplarHistogram, exposition, type Exposition, observeTraced } from "./exposition.ts";
+export {
+  activeTraceId,
+  exemplarHistogram,
+  exposition,
+  type Exposition,
+  observeTraced,
+  sampledTraceId,
+} from "./exposition.ts";
