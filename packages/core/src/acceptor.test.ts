@@ -141,11 +141,20 @@ describe("acceptor phase 2 (Paxos Made Simple 2.2, phase 2b; TLA+ Phase2b sets m
     expect(again.send).toEqual(first.send);
   });
 
-  it("throws InvariantViolation when one ballot carries two values for one slot", () => {
+  it("keeps its vote and refuses a second value at the same ballot as a conflict, sending nothing", () => {
     const acceptor = fresh();
     acceptor.receive(accept(b(1, "p1"), 0, value("r0")), 0);
-    expect(() => acceptor.receive(accept(b(1, "p1"), 0, value("r0", "other")), 0)).toThrow(InvariantViolation);
-    expect(() => acceptor.receive(accept(b(1, "p1"), 0, NOOP), 0)).toThrow(InvariantViolation);
+    for (const other of [value("r0", "other"), NOOP]) {
+      const step = acceptor.receive(accept(b(1, "p1"), 0, other), 0);
+      expect(step).toEqual({
+        persist: null,
+        send: [],
+        refused: { reason: "conflict", detail: expect.any(String) as string },
+      });
+    }
+    expect(acceptor.state.accepted.get(0)?.value).toEqual(value("r0"));
+    // The vote itself still answers its retransmission.
+    expect(acceptor.receive(accept(b(1, "p1"), 0, value("r0")), 0).send).toHaveLength(1);
   });
 });
 
@@ -249,6 +258,36 @@ describe("acceptor catch-up (learners count the reply as votes, Paxos Made Simpl
     // A range wider than the number of entries takes the other path through the map.
     const wide = acceptor.receive(catchup(0, 1_000_000), 0);
     expect(wide.send[0]?.type === "catchupReply" && wide.send[0].accepted.map((e) => e.slot)).toEqual([1, 2, 5, 9]);
+  });
+
+  it("answers each learner within its byte budget, refuses it once spent, and serves it again as it refills", () => {
+    const big = (id: string): SlotValue => value(id, "x".repeat(900));
+    const limits = {
+      ...DEFAULT_LIMITS,
+      messageBytesMax: 4_000,
+      catchupBytesPerSecondMax: 4_000,
+      catchupTotalBytesPerSecondMax: 6_000,
+    };
+    const entries = Array.from({ length: 16 }, (_, slot) => entry(slot, b(1, "p1"), big(`r${slot}`)));
+    const acceptor = new Acceptor(
+      "a1",
+      { promised: b(1, "p1"), accepted: new Map(entries.map((e) => [e.slot, e])), chosenBelow: 0 },
+      limits,
+    );
+    const slotsOf = (step: ReturnType<Acceptor["receive"]>): number[] =>
+      step.send.flatMap((m) => (m.type === "catchupReply" ? m.accepted.map((e) => e.slot) : []));
+    const first = acceptor.receive(catchup(0, 16), 0);
+    expect(slotsOf(first).length).toBeGreaterThan(1);
+    // The same learner at once: its budget is spent (a small request bought all of one second).
+    const again = acceptor.receive(catchup(0, 16), 0);
+    expect(again.send).toEqual([]);
+    expect(again.refused?.reason).toBe("overBudget");
+    // Another learner has its own budget, within what is left of the total.
+    const other = acceptor.receive({ ...catchup(0, 16), learnerId: "l2" }, 0);
+    expect(slotsOf(other).length).toBeGreaterThanOrEqual(1);
+    expect(acceptor.receive({ ...catchup(0, 16), learnerId: "l3" }, 0).refused?.reason).toBe("overBudget");
+    // A second later the budget has refilled.
+    expect(slotsOf(acceptor.receive(catchup(0, 16), 1_000)).length).toBeGreaterThan(1);
   });
 
   it("answers with an empty list when it accepted nothing in the range, so the learner hears it had nothing", () => {

@@ -1,5 +1,6 @@
 import { ballotKey, compareBallots, type Ballot, ZERO_BALLOT } from "./ballot.ts";
 import { invariant } from "./invariant.ts";
+import { ReplyBudget } from "./reply-budget.ts";
 import { DEFAULT_LIMITS, type Limits, MESSAGE_OVERHEAD_BYTES, ROUND_MAX, valueBytesMax } from "./limits.ts";
 import type { AcceptedEntry, AcceptMsg, CatchupMsg, HeartbeatMsg, Message, PrepareMsg } from "./messages.ts";
 import type { Refusal } from "./refusal.ts";
@@ -66,6 +67,7 @@ const NOTHING: AcceptorStep = Object.freeze({ persist: null, send: [], refused: 
 export class Acceptor {
   readonly acceptorId: string;
   readonly #limits: Limits;
+  readonly #replyBudget: ReplyBudget;
   #promised: Ballot;
   readonly #accepted: Map<number, AcceptedEntry>;
   #chosenBelow: number;
@@ -80,6 +82,7 @@ export class Acceptor {
     invariant(acceptorId !== "", "acceptor id must not be empty");
     this.acceptorId = acceptorId;
     this.#limits = limits;
+    this.#replyBudget = new ReplyBudget(limits.catchupBytesPerSecondMax, limits.catchupTotalBytesPerSecondMax);
     this.#promised = restored.promised;
     this.#accepted = new Map(restored.accepted);
     this.#chosenBelow = restored.chosenBelow;
@@ -114,7 +117,7 @@ export class Acceptor {
       case "accept":
         return this.#onAccept(msg, nowMs);
       case "catchup":
-        return this.#onCatchup(msg);
+        return this.#onCatchup(msg, nowMs);
       case "heartbeat":
         this.#hearLeader(msg.ballot, nowMs);
         return NOTHING;
@@ -207,11 +210,12 @@ export class Acceptor {
       acceptorId: this.acceptorId,
     };
     if (previous !== undefined && compareBallots(previous.ballot, msg.ballot) === 0) {
-      // One ballot proposes at most one value per slot; two would mean a proposer reused a ballot.
-      invariant(
-        sameSlotValue(previous.value, msg.value),
-        `slot ${msg.slot}: ballot ${ballotKey(msg.ballot)} carries two different values`,
-      );
+      if (!sameSlotValue(previous.value, msg.value)) {
+        // One ballot proposes at most one value per slot. A second one is a forgery or another
+        // process's bug, not ours: the vote on disk stands and the stranger is refused.
+        const detail = `slot ${msg.slot}: ballot ${ballotKey(msg.ballot)} already voted for another value`;
+        return { ...NOTHING, refused: { reason: "conflict", detail } };
+      }
       // A retransmission: the vote is already on disk, and so is the promise it raised.
       return { persist: null, send: [reply], refused: null };
     }
@@ -254,9 +258,19 @@ export class Acceptor {
    * the learner needs to know which acceptors had nothing to report. An answer that would not
    * fit one message covers a shorter range (`toSlot` says where it ends); the learner asks again.
    */
-  #onCatchup(msg: CatchupMsg): AcceptorStep {
+  /**
+   * A learner asks for the votes it missed in [fromSlot, toSlot): answered in one message, within
+   * the learner's answer budget (catchupBytesPerSecondMax); a learner that used it up is refused
+   * until it refills, and a budget short of the whole range gets the slots that fit.
+   */
+  #onCatchup(msg: CatchupMsg, nowMs: number): AcceptorStep {
     const { learnerId, fromSlot, chosenBelow } = msg;
-    const { entries, endSlot } = this.#entriesFitting(fromSlot, msg.toSlot);
+    const budget = this.#replyBudget.available(learnerId, nowMs);
+    if (budget < MESSAGE_OVERHEAD_BYTES) {
+      return { ...NOTHING, refused: { reason: "overBudget", detail: `catch-up from learner ${learnerId}` } };
+    }
+    const { entries, endSlot, bytes } = this.#entriesFitting(fromSlot, msg.toSlot, budget);
+    this.#replyBudget.spend(learnerId, bytes, nowMs);
     const toSlot = endSlot ?? msg.toSlot;
     return {
       persist: null,
@@ -276,20 +290,30 @@ export class Acceptor {
   }
 
   /**
-   * The accepted entries in [fromSlot, toSlot), in slot order, as many as fit one message.
-   * `endSlot` is null when every entry of the range is there, otherwise the slot of the first
-   * entry left out: the answer then covers [fromSlot, endSlot) only. At least one entry is always
-   * taken, and one always fits, since an acceptor stores no value above valueBytesMax.
+   * The accepted entries in [fromSlot, toSlot), in slot order, as many as fit one message and
+   * `bytesMax` (which counts the message's overhead too). `endSlot` is null when every entry of
+   * the range is there, otherwise the slot of the first entry left out: the answer then covers
+   * [fromSlot, endSlot) only. At least one entry is always taken, and one always fits one
+   * message, since an acceptor stores no value above valueBytesMax. `bytes`: about what the
+   * answer weighs.
    */
-  #entriesFitting(fromSlot: number, toSlot: number): { entries: AcceptedEntry[]; endSlot: number | null } {
+  #entriesFitting(
+    fromSlot: number,
+    toSlot: number,
+    bytesMax: number = this.#limits.messageBytesMax,
+  ): { entries: AcceptedEntry[]; endSlot: number | null; bytes: number } {
     const all = this.#entriesIn(fromSlot, toSlot);
-    let bytesLeft = this.#limits.messageBytesMax - MESSAGE_OVERHEAD_BYTES;
+    const room = Math.min(this.#limits.messageBytesMax, bytesMax) - MESSAGE_OVERHEAD_BYTES;
+    let used = 0;
     for (let i = 0; i < all.length; i++) {
       const entry = all[i]!;
-      bytesLeft -= utf8Bytes(JSON.stringify(entry)) + 1;
-      if (bytesLeft < 0 && i > 0) return { entries: all.slice(0, i), endSlot: entry.slot };
+      const size = utf8Bytes(JSON.stringify(entry)) + 1;
+      if (used + size > room && i > 0) {
+        return { entries: all.slice(0, i), endSlot: entry.slot, bytes: used + MESSAGE_OVERHEAD_BYTES };
+      }
+      used += size;
     }
-    return { entries: all, endSlot: null };
+    return { entries: all, endSlot: null, bytes: used + MESSAGE_OVERHEAD_BYTES };
   }
 
   /** Accepted entries in slots [fromSlot, toSlot), in slot order. */

@@ -88,17 +88,49 @@ describe("learning (Paxos Made Simple 2.3)", () => {
     expect(learner.receive({ type: "chosen", slot: 0, value: batch("r1") }, 0).learned).toEqual([]);
   });
 
-  it("throws InvariantViolation on learning two different values for one slot", () => {
+  it("keeps what it learned and refuses another value for the slot as a conflict", () => {
     const learner = makeLearner();
     choose(learner, 0, batch("r1"));
-    expect(() => learner.receive({ type: "chosen", slot: 0, value: batch("r2") }, 0)).toThrow(InvariantViolation);
-    expect(() => learner.receive({ type: "chosen", slot: 0, value: NOOP }, 0)).toThrow(InvariantViolation);
+    for (const other of [batch("r2"), NOOP]) {
+      const step = learner.receive({ type: "chosen", slot: 0, value: other }, 0);
+      expect(step.refused).toEqual([{ reason: "conflict", detail: expect.any(String) as string }]);
+      expect(step.learned).toEqual([]);
+    }
+    expect(learner.slotValue(0)).toEqual(batch("r1"));
   });
 
-  it("throws InvariantViolation when one ballot carries two values for one slot", () => {
+  it("refuses a restored log that holds two values for one slot: that is its own storage", () => {
+    expect(() =>
+      makeLearner({}, [
+        [0, batch("r1")],
+        [0, batch("r2")],
+      ]),
+    ).toThrow(InvariantViolation);
+  });
+
+  it("counts a second value at one ballot apart, so neither borrows the other's voters", () => {
     const learner = makeLearner();
-    learner.receive(accepted(0, b(1, "p1"), batch("r1"), "a1"), 0);
-    expect(() => learner.receive(accepted(0, b(1, "p1"), batch("r2"), "a2"), 0)).toThrow(InvariantViolation);
+    learner.receive(accepted(0, b(1, "p1"), batch("forged"), "a1"), 0);
+    const conflicting = learner.receive(accepted(0, b(1, "p1"), batch("r1"), "a2"), 0);
+    expect(conflicting.refused).toEqual([{ reason: "conflict", detail: expect.any(String) as string }]);
+    expect(conflicting.learned).toEqual([]);
+    // a1 already voted at this ballot: its second value is refused, not counted for r1.
+    expect(learner.receive(accepted(0, b(1, "p1"), batch("r1"), "a1"), 0).refused).toEqual([
+      { reason: "conflict", detail: expect.any(String) as string },
+    ]);
+    // A majority for r1 still makes it chosen.
+    const step = learner.receive(accepted(0, b(1, "p1"), batch("r1"), "a3"), 0);
+    expect(step.learned).toEqual([{ slot: 0, value: batch("r1") }]);
+  });
+
+  it("holds votes for a few ballots per slot, dropping the lowest", () => {
+    const learner = makeLearner();
+    for (let round = 1; round <= 10; round++) learner.receive(accepted(0, b(round, "p1"), batch(`r${round}`), "a1"), 0);
+    // Rounds 1..6 were dropped; a vote at round 2 now is older than every ballot held.
+    expect(learner.receive(accepted(0, b(2, "p1"), batch("r2"), "a2"), 0).learned).toEqual([]);
+    expect(learner.receive(accepted(0, b(10, "p1"), batch("r10"), "a2"), 0).learned).toEqual([
+      { slot: 0, value: batch("r10") },
+    ]);
   });
 });
 
@@ -292,6 +324,50 @@ describe("catch-up (missed accepted messages are asked for again)", () => {
     expect(
       learner.receive({ type: "catchup", learnerId: "l1", fromSlot: 0, toSlot: 10, chosenBelow: 0 }, 0).send,
     ).toEqual([]);
+  });
+});
+
+describe("bounded catch-up answers", () => {
+  it("answers a peer within its byte budget and refuses it once spent, until the budget refills", () => {
+    const learner = makeLearner({
+      catchupBytesPerSecondMax: 1_000,
+      catchupTotalBytesPerSecondMax: 1_000,
+      messageBytesMax: 1_000,
+    });
+    for (let slot = 0; slot < 8; slot++) choose(learner, slot, batch("y".repeat(300)));
+    const ask = { type: "catchup", learnerId: "l2", fromSlot: 0, toSlot: 8, chosenBelow: 0 } as const;
+    const first = learner.receive(ask, 0);
+    expect(first.send.length).toBeGreaterThan(0);
+    expect(first.send.length).toBeLessThan(8);
+    expect(first.refused.map((r) => r.reason)).toEqual(["overBudget"]);
+    expect(learner.receive(ask, 0).send).toEqual([]);
+    expect(learner.receive(ask, 1_000).send.length).toBeGreaterThan(0);
+  });
+
+  it("holds catch-up reports only for slots a vote could be held for, whatever chosenBelow an answer claims", () => {
+    const learner = makeLearner({ slotsAheadMax: 8, catchupSlotsMax: 16 });
+    learner.receive({ type: "heartbeat", ballot: b(1, "p1"), nextSlot: 4, chosenBelow: 4 }, 0);
+    // An answer claiming a far chosenBelow for a far range is held for no slot we did not know chosen.
+    const step = learner.receive(
+      {
+        type: "catchupReply",
+        learnerId: "l1",
+        acceptorId: "a1",
+        fromSlot: 1_000,
+        toSlot: 1_016,
+        chosenBelow: 2 ** 40,
+        accepted: [],
+      },
+      0,
+    );
+    expect(step).toEqual({ learned: [], delivered: [], send: [], refused: [] });
+    expect(learner.heldSlots.reports).toBe(0);
+    // Within what it knows chosen, reports are held.
+    learner.receive(
+      { type: "catchupReply", learnerId: "l1", acceptorId: "a1", fromSlot: 0, toSlot: 4, chosenBelow: 4, accepted: [] },
+      0,
+    );
+    expect(learner.heldSlots.reports).toBe(4);
   });
 });
 

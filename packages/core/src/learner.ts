@@ -3,8 +3,9 @@ import { DEFAULT_LIMITS, type Limits } from "./limits.ts";
 import { type Ballot, ballotKey, compareBallots } from "./ballot.ts";
 import type { AcceptedEntry, CatchupMsg, CatchupReplyMsg, Message } from "./messages.ts";
 import { QuorumConfig } from "./quorum.ts";
+import { ReplyBudget } from "./reply-budget.ts";
 import type { Refusal } from "./refusal.ts";
-import { type ClientRequest, sameSlotValue, type SlotValue } from "./value.ts";
+import { type ClientRequest, sameSlotValue, type SlotValue, slotValueBytes } from "./value.ts";
 
 /** How a learner is set up. */
 export interface LearnerConfig {
@@ -37,14 +38,30 @@ export interface LearnerStep {
   readonly learned: readonly { readonly slot: number; readonly value: SlotValue }[];
   readonly delivered: readonly Delivery[];
   readonly send: readonly Message[];
-  /** Votes dropped unused (slots too far ahead to hold); the host counts them. */
+  /** Inputs dropped unused (slots too far ahead to hold, conflicting values); the host counts them. */
   readonly refused: readonly Refusal[];
 }
 
+/**
+ * The votes of one ballot in one slot. A correct ballot carries one value, so `candidates` has one
+ * entry; a second is a forgery or a bug elsewhere, kept apart so it can neither borrow the first
+ * value's voters nor stop this learner. Each acceptor counts once per ballot, so at most one
+ * candidate can reach a majority, and there are no more candidates than acceptors.
+ */
 interface BallotVotes {
-  readonly value: SlotValue;
-  readonly voters: Set<string>;
+  readonly ballot: Ballot;
+  readonly candidates: { readonly value: SlotValue; readonly voters: Set<string> }[];
+  /** Acceptors counted at this ballot, whatever value they voted. */
+  readonly voted: Set<string>;
 }
+
+/**
+ * Ballots whose votes a learner holds per slot. A slot sees a new ballot only when a leader
+ * changes during its phase 2, so a handful is plenty; beyond it the lowest ballot's votes are
+ * dropped (safe: dropping votes costs only a catch-up), which bounds what a flood of votes at
+ * made-up ballots can hold.
+ */
+const BALLOTS_PER_SLOT_MAX = 4;
 
 /**
  * The learner role ("Paxos Made Simple", 2.3). It learns a slot's value when a majority of
@@ -60,6 +77,7 @@ export class Learner {
 
   /** Every learned slot. The host keeps the same on stable storage. */
   readonly #log = new Map<number, SlotValue>();
+  readonly #replyBudget: ReplyBudget;
   /** Votes for slots not yet learned: slot → ballot key → value and voters. */
   readonly #votes = new Map<number, Map<string, BallotVotes>>();
   /** Catch-up answers for slots known to be chosen: slot → acceptor → what it held (or null). */
@@ -86,9 +104,15 @@ export class Learner {
     this.learnerId = config.learnerId;
     this.#quorum = new QuorumConfig(config.acceptorIds);
     this.#limits = config.limits ?? DEFAULT_LIMITS;
+    this.#replyBudget = new ReplyBudget(
+      this.#limits.catchupBytesPerSecondMax,
+      this.#limits.catchupTotalBytesPerSecondMax,
+    );
     this.#lastProgressMs = nowMs;
     const replay = new StepBuilder();
     for (const [slot, value] of restored) this.#learn(slot, value, nowMs, replay);
+    // The stored log is our own: a conflict there is not a stranger's message.
+    invariant(replay.refused.length === 0, `restored log: ${replay.refused[0]?.detail ?? ""}`);
   }
 
   /** The first slot not yet delivered. */
@@ -104,6 +128,14 @@ export class Learner {
   /** Slots known to exist (chosen, or with votes) that this learner has not delivered yet. */
   get gapSlots(): number {
     return Math.max(0, this.#catchupEnd() - this.#nextSlot);
+  }
+
+  /**
+   * Slots this learner holds evidence for without having learned them: votes, and catch-up
+   * reports. Both are bounded by slotsAheadMax above the next slot, whatever peers send.
+   */
+  get heldSlots(): { readonly votes: number; readonly reports: number } {
+    return { votes: this.#votes.size, reports: this.#reports.size };
   }
 
   /** The delivered entry at `index`, or undefined while it is not decided. */
@@ -138,7 +170,7 @@ export class Learner {
         this.#chosenBelow = Math.max(this.#chosenBelow, msg.chosenBelow);
         break;
       case "catchup":
-        if (msg.learnerId !== this.learnerId) this.#answerPeer(msg, out);
+        if (msg.learnerId !== this.learnerId) this.#answerPeer(msg, nowMs, out);
         break;
       default:
         break;
@@ -194,7 +226,14 @@ export class Learner {
     for (const entry of msg.accepted) this.#vote(entry.slot, entry.ballot, entry.value, msg.acceptorId, nowMs, out);
     const held = new Map(msg.accepted.map((entry) => [entry.slot, entry]));
     // Only slots known chosen when we asked: an answer to an older question may predate the choice.
-    const toSlot = Math.min(msg.toSlot, msg.chosenBelow, msg.fromSlot + this.#limits.catchupSlotsMax);
+    // What we know now bounds that echo, and reports are held only for slots a vote could be.
+    const toSlot = Math.min(
+      msg.toSlot,
+      msg.chosenBelow,
+      this.#chosenBelow,
+      msg.fromSlot + this.#limits.catchupSlotsMax,
+      this.#nextSlot + this.#limits.slotsAheadMax,
+    );
     for (let slot = Math.max(msg.fromSlot, this.#nextSlot); slot < toSlot; slot++) {
       if (this.#log.has(slot)) continue;
       let reports = this.#reports.get(slot);
@@ -234,19 +273,48 @@ export class Learner {
     const key = ballotKey(ballot);
     let votes = bySlot.get(key);
     if (votes === undefined) {
-      votes = { value, voters: new Set() };
+      if (bySlot.size >= BALLOTS_PER_SLOT_MAX) {
+        const lowest = lowestBallot(bySlot);
+        if (compareBallots(ballot, lowest.ballot) < 0) return;
+        bySlot.delete(ballotKey(lowest.ballot));
+      }
+      votes = { ballot, candidates: [], voted: new Set() };
       bySlot.set(key, votes);
     }
-    invariant(sameSlotValue(votes.value, value), `slot ${slot}: ballot ${key} carries two different values`);
-    votes.voters.add(acceptorId);
-    if (this.#quorum.isQuorum(votes.voters)) this.#learn(slot, value, nowMs, out);
+    if (votes.voted.has(acceptorId)) {
+      // Usually a retransmission. The acceptor's first vote at this ballot is the one counted.
+      const counted = votes.candidates.find((candidate) => candidate.voters.has(acceptorId));
+      if (counted !== undefined && !sameSlotValue(counted.value, value)) {
+        out.refused.push({
+          reason: "conflict",
+          detail: `slot ${slot}: acceptor ${acceptorId} voted two values at ballot ${key}`,
+        });
+      }
+      return;
+    }
+    let candidate = votes.candidates.find((one) => sameSlotValue(one.value, value));
+    if (candidate === undefined) {
+      if (votes.candidates.length > 0) {
+        out.refused.push({ reason: "conflict", detail: `slot ${slot}: ballot ${key} carries two different values` });
+      }
+      candidate = { value, voters: new Set() };
+      votes.candidates.push(candidate);
+    }
+    votes.voted.add(acceptorId);
+    candidate.voters.add(acceptorId);
+    if (this.#quorum.isQuorum(candidate.voters)) this.#learn(slot, value, nowMs, out);
   }
 
-  /** Learns that `value` is chosen in `slot`; a learned value never changes. */
+  /**
+   * Learns that `value` is chosen in `slot`. A learned value never changes: another one for the
+   * same slot is refused as a conflict (a forged or broken chosen message; the stored value stands).
+   */
   #learn(slot: number, value: SlotValue, nowMs: number, out: StepBuilder): void {
     const known = this.#log.get(slot);
     if (known !== undefined) {
-      invariant(sameSlotValue(known, value), `slot ${slot}: learned two different values`);
+      if (!sameSlotValue(known, value)) {
+        out.refused.push({ reason: "conflict", detail: `slot ${slot}: told of a value other than the one learned` });
+      }
       return;
     }
     this.#log.set(slot, value);
@@ -276,14 +344,32 @@ export class Learner {
     }
   }
 
-  /** A peer learner missed slots: tell it those we learned. */
-  #answerPeer(msg: CatchupMsg, out: StepBuilder): void {
+  /**
+   * A peer learner missed slots: tell it those we learned, within its answer budget
+   * (catchupBytesPerSecondMax; the sizes counted are the values', about what the answers weigh).
+   */
+  #answerPeer(msg: CatchupMsg, nowMs: number, out: StepBuilder): void {
     const toSlot = Math.min(msg.toSlot, msg.fromSlot + this.#limits.catchupSlotsMax);
     for (let slot = msg.fromSlot; slot < toSlot; slot++) {
       const value = this.#log.get(slot);
-      if (value !== undefined) out.send.push({ type: "chosen", slot, value });
+      if (value === undefined) continue;
+      if (this.#replyBudget.available(msg.learnerId, nowMs) <= 0) {
+        out.refused.push({ reason: "overBudget", detail: `catch-up from learner ${msg.learnerId}` });
+        return;
+      }
+      this.#replyBudget.spend(msg.learnerId, slotValueBytes(value), nowMs);
+      out.send.push({ type: "chosen", slot, value });
     }
   }
+}
+
+function lowestBallot(bySlot: ReadonlyMap<string, BallotVotes>): BallotVotes {
+  let lowest: BallotVotes | undefined;
+  for (const votes of bySlot.values()) {
+    if (lowest === undefined || compareBallots(votes.ballot, lowest.ballot) < 0) lowest = votes;
+  }
+  invariant(lowest !== undefined, "no ballots to compare");
+  return lowest;
 }
 
 class StepBuilder {

@@ -53,6 +53,14 @@ export interface Limits {
   /** Slots asked for in one catch-up request. */
   readonly catchupSlotsMax: number;
   /**
+   * Bytes of catch-up answers (an acceptor's catchupReply, a learner's chosen answers to a peer)
+   * one requester may get per second; beyond it requests are refused ("overBudget") until the
+   * budget refills, and the requester asks again. At least messageBytesMax.
+   */
+  readonly catchupBytesPerSecondMax: number;
+  /** The same for all requesters together, so cycling through names gets no more. */
+  readonly catchupTotalBytesPerSecondMax: number;
+  /**
    * Bytes of one encoded message on the wire (envelope included). Receivers refuse larger ones
    * before parsing them; it stays below NATS's default max_payload of 1 MiB.
    */
@@ -84,6 +92,10 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   prepareRetransmitMs: 300,
   catchupIntervalMs: 500,
   catchupSlotsMax: 16,
+  // A learner catching up on a long log gets 8 MB/s from each acceptor, about 500 full slots a
+  // second; a 112-byte request can no longer buy more than that.
+  catchupBytesPerSecondMax: 8_000_000,
+  catchupTotalBytesPerSecondMax: 32_000_000,
   messageBytesMax: 1_000_000,
   jsonDepthMax: 32,
   payloadDepthMax: 24,
@@ -127,5 +139,11 @@ export function checkLimits(limits: Limits): string[] {
   if (limits.requestBytesMax > limits.batchBytesMax) problems.push("requestBytesMax exceeds batchBytesMax");
   if (limits.inflightSlotsMax > limits.slotsAheadMax) problems.push("inflightSlotsMax exceeds slotsAheadMax");
   if (limits.payloadDepthMax + 8 > limits.jsonDepthMax) problems.push("payloadDepthMax + 8 exceeds jsonDepthMax");
+  if (limits.catchupBytesPerSecondMax < limits.messageBytesMax) {
+    problems.push("catchupBytesPerSecondMax is below messageBytesMax: a full catch-up answer could never be sent");
+  }
+  if (limits.catchupTotalBytesPerSecondMax < limits.catchupBytesPerSecondMax) {
+    problems.push("catchupTotalBytesPerSecondMax is below catchupBytesPerSecondMax");
+  }
   return problems;
 }

@@ -273,7 +273,7 @@ describe("chosen messages and live leaders (issue 7, hole 6)", () => {
     elect(proposer);
     proposer.propose(req("r1"), ELECTION_MS);
     const wrong = proposer.receive({ type: "chosen", slot: 0, value: batch("forged") }, ELECTION_MS);
-    expect(wrong.refused.map((r) => r.reason)).toEqual(["conflict"]);
+    expect(wrong.refused.map((r) => r.reason)).toEqual(["outvoted"]);
     expect(proposer.load.inflightSlots).toBe(1);
     expect(proposer.chosenBelow).toBe(0);
     proposer.receive({ type: "chosen", slot: 0, value: batch("r1") }, ELECTION_MS);
@@ -414,6 +414,23 @@ describe("leading (Paxos Made Simple 2.2 phase 2a; 3: many slots, a bounded wind
     expect(proposer.chosenBelow).toBe(1);
     // A late vote for a chosen slot changes nothing.
     expect(proposer.receive(accepted(b(1, "p1"), 0, value, "a2"), now).chosen).toEqual([]);
+  });
+
+  it("refuses a vote for another value at its ballot as a conflict, and does not count it", () => {
+    const proposer = makeProposer();
+    elect(proposer);
+    const now = ELECTION_MS;
+    proposer.propose(req("r1"), now);
+    const forged = proposer.receive(accepted(b(1, "p1"), 0, batch("forged"), "a1"), now);
+    expect(forged).toEqual({
+      send: [],
+      rejected: [],
+      chosen: [],
+      refused: [{ reason: "conflict", detail: expect.any(String) as string }],
+    });
+    // a1's forged vote did not count: one real vote is not yet a majority.
+    expect(proposer.receive(accepted(b(1, "p1"), 0, batch("r1"), "a2"), now).chosen).toEqual([]);
+    expect(proposer.receive(accepted(b(1, "p1"), 0, batch("r1"), "a3"), now).chosen).toHaveLength(1);
   });
 });
 

@@ -364,10 +364,14 @@ export class Proposer {
     this.#heardMs.set(msg.acceptorId, nowMs);
     const inflight = this.#inflight.get(msg.slot);
     if (inflight === undefined) return;
-    invariant(
-      sameSlotValue(inflight.value, msg.value),
-      `slot ${msg.slot}: acceptor ${msg.acceptorId} accepted another value at our ballot ${ballotKey(this.#ballot)}`,
-    );
+    if (!sameSlotValue(inflight.value, msg.value)) {
+      // We proposed one value at our ballot; a vote for another is forged or broken. It does not count.
+      out.refused.push({
+        reason: "conflict",
+        detail: `slot ${msg.slot}: acceptor ${msg.acceptorId} voted another value at our ballot ${ballotKey(this.#ballot)}`,
+      });
+      return;
+    }
     inflight.voters.add(msg.acceptorId);
     if (!this.#quorum.isQuorum(inflight.voters)) return;
     this.#inflight.delete(msg.slot);
@@ -389,7 +393,7 @@ export class Proposer {
     if (this.#role === "leader") {
       const ours = this.#inflight.get(msg.slot)?.value ?? this.#revealed.get(msg.slot)?.value;
       if (ours !== undefined && !sameSlotValue(ours, msg.value)) {
-        out.refused.push({ reason: "conflict", detail: `chosen for slot ${msg.slot} differs from our proposal` });
+        out.refused.push({ reason: "outvoted", detail: `chosen for slot ${msg.slot} differs from our proposal` });
         return;
       }
     }

@@ -10,9 +10,21 @@ export type RefusalReason =
   | "roundTooFar"
   /** A slot value larger than a leader builds (`valueBytesMax`). */
   | "valueTooLarge"
+  /** A catch-up request from a requester that used up its answer budget (catchupBytesPerSecondMax). */
+  | "overBudget"
   /** A prepare from another proposer while the acceptor hears a live leader. */
   | "leaderAlive"
-  /** A chosen value that contradicts what this leader proposes in that slot. */
+  /**
+   * A chosen value that contradicts what this leader proposes in that slot: a higher ballot may
+   * have chosen it (we are deposed, and a nack will say so), or the message is wrong.
+   */
+  | "outvoted"
+  /**
+   * A value that contradicts what the receiver holds: a second value for one slot and ballot (at
+   * an acceptor, a leader or a learner), or a chosen value other than the one a learner learned.
+   * A correct cluster never sends one, so it is a forgery or a bug elsewhere: the receiver keeps
+   * what it has, and the host raises an alert (error log, counted) instead of stopping.
+   */
   | "conflict";
 
 /** One dropped input, with a short detail for the log. */

@@ -21,6 +21,7 @@ export interface LearnerCore {
   readonly nextSlot: number;
   readonly nextIndex: number;
   readonly gapSlots: number;
+  readonly heldSlots: { readonly votes: number; readonly reports: number };
   entry(index: number): LogEntry | undefined;
   indexOf(requestId: string): number | undefined;
   receive(msg: Message, nowMs: number): LearnerStep;
@@ -170,6 +171,11 @@ export class LearnerDriver {
 
   get gapSlots(): number {
     return this.#learner?.gapSlots ?? 0;
+  }
+
+  /** Slots the core holds votes or catch-up reports for without having learned them. */
+  get heldSlots(): { readonly votes: number; readonly reports: number } {
+    return this.#learner?.heldSlots ?? { votes: 0, reports: 0 };
   }
 
   /** The durable entry at `index`, or undefined while it is not decided (or not yet on disk). */

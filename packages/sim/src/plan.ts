@@ -104,6 +104,9 @@ export const SIM_LIMITS: Limits = Object.freeze({
   prepareRetransmitMs: 60,
   catchupIntervalMs: 80,
   catchupSlotsMax: 16,
+  // One full answer per virtual second, so catching up after a partition meets the budget.
+  catchupBytesPerSecondMax: 12_288,
+  catchupTotalBytesPerSecondMax: 2 * 12_288,
 });
 invariant(checkLimits(SIM_LIMITS).length === 0, `SIM_LIMITS do not fit: ${checkLimits(SIM_LIMITS).join("; ")}`);
 

@@ -694,6 +694,11 @@ class Simulation {
    */
   #onCommonEvent(node: ProcessNode, event: AcceptorEvent | ProposerEvent | LearnerEvent): void {
     if (event.kind === "fatal") this.#fatal(node, event.error);
+    // Every simulated process is correct, so a conflict (which hosts only count and log, since
+    // in production it may be a forgery) is a broken protocol here.
+    if (event.kind === "dropped" && event.reason === "conflict") {
+      throw new ViolationError("assertion", `${node.name} refused a conflicting value: ${event.detail}`);
+    }
     if (event.kind === "dropped" && event.reason !== "notVoting" && event.reason !== "queueFull") {
       this.#outcomes.refused++;
     }

@@ -279,6 +279,10 @@ class DoubleCounts implements LearnerCore {
   get nextIndex(): number {
     return this.#inner.nextIndex;
   }
+  get heldSlots(): { readonly votes: number; readonly reports: number } {
+    return this.#inner.heldSlots;
+  }
+
   get gapSlots(): number {
     return this.#inner.gapSlots;
   }
