@@ -13,6 +13,7 @@ import { Counter, Gauge, type Registry } from "prom-client";
 import type { Readiness } from "./admin-server.ts";
 import { EXIT_CODES } from "./exit-codes.ts";
 import type { FatalHandler } from "./fatal.ts";
+import { type DropReporter, dropReporter } from "./drops.ts";
 import type { Logger } from "./logger.ts";
 import { exemplarHistogram, observeTraced } from "@paxos/telemetry";
 import { droppedMessagesCounter, STORAGE_SECONDS_BUCKETS } from "./metrics.ts";
@@ -53,6 +54,7 @@ export class AcceptorHost {
   readonly #options: AcceptorHostOptions;
   readonly #log: Logger;
   readonly #metrics: AcceptorMetrics;
+  readonly #drops: DropReporter;
   readonly #driver: AcceptorDriver;
   readonly #clock: Clock;
   #statusTimer: { cancel(): void } | null = null;
@@ -65,6 +67,7 @@ export class AcceptorHost {
     this.#options = options;
     this.#log = options.logger;
     this.#metrics = acceptorMetrics(options.registry);
+    this.#drops = dropReporter(options.registry, options.logger);
     this.#clock = options.clock ?? realClock;
     this.#driver = new AcceptorDriver({
       acceptorId: options.acceptorId,
@@ -147,7 +150,7 @@ export class AcceptorHost {
         metrics.votes.inc({ vote: event.vote });
         break;
       case "dropped":
-        metrics.dropped.inc({ reason: event.reason });
+        this.#drops(event.reason, event.detail);
         break;
       case "written":
         observeTraced(metrics.writeSeconds, event.durationMs / 1000, {}, event.traceId);

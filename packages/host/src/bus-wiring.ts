@@ -4,7 +4,7 @@ import type { Registry } from "prom-client";
 import { EXIT_CODES } from "./exit-codes.ts";
 import type { FatalHandler } from "./fatal.ts";
 import type { Logger } from "./logger.ts";
-import { droppedMessagesCounter } from "./metrics.ts";
+import { dropReporter } from "./drops.ts";
 
 /** What a role needs to talk over a Bus: the protocol Transport and the service-API options. */
 export interface BusWiring {
@@ -26,16 +26,13 @@ export interface BusWiringOptions {
 
 /**
  * Builds a role's BusTransport and service options over `bus`. Every inbound message refused at
- * the boundary is counted in `paxos_dropped_messages_total{reason}` and logged at debug; an error
+ * the boundary is counted in `paxos_dropped_messages_total{reason}` and logged (dropReporter); an error
  * thrown by a handler (the hosts catch their own, so this is a bug or a broken invariant) goes to
  * `onFatal` with exit code 70.
  */
 export function wireBus(options: BusWiringOptions): BusWiring {
-  const dropped = droppedMessagesCounter(options.registry);
-  const onDrop = (reason: string, subject: string, detail: string): void => {
-    dropped.inc({ reason });
-    options.logger.debug({ reason, subject, detail }, "dropped an inbound message");
-  };
+  const report = dropReporter(options.registry, options.logger);
+  const onDrop = (reason: string, subject: string, detail: string): void => report(reason, detail, subject);
   const onHandlerError = (error: unknown): void => options.onFatal(error, EXIT_CODES.invariant);
   const limits = options.limits === undefined ? {} : { limits: options.limits };
   return {

@@ -1,18 +1,20 @@
+import type { ClusterRole } from "@paxos/wire";
 import { ConfigError, envVar, readEnv } from "./env.ts";
 import { EXIT_CODES } from "./exit-codes.ts";
 import type { LOG_LEVELS } from "./logger.ts";
+import { natsClientConfig, type NatsClientConfig, natsSpec, type NatsValues } from "./nats-config.ts";
 
 /** Settings every role process shares (COMMON.md, "Environment variables"). */
 export interface CommonConfig {
   /** PAXOS_CLUSTER: the cluster name in every subject. Default "local". */
   readonly cluster: string;
-  /** NATS_URL. Default nats://127.0.0.1:4222. */
-  readonly natsUrl: string;
+  /** NATS_URL, the process's NATS user and password, TLS (see natsSpec). */
+  readonly nats: NatsClientConfig;
   /** PAXOS_ACCEPTOR_IDS: the fixed acceptor set quorums are counted over. Required. */
   readonly acceptorIds: readonly string[];
   /** PAXOS_ADMIN_PORT: /healthz /readyz /metrics. Default 9090; 0 picks a free port. */
   readonly adminPort: number;
-  /** PAXOS_ADMIN_HOST: the interface the admin server binds. Default 0.0.0.0. */
+  /** PAXOS_ADMIN_HOST: the interface the admin server binds. Default 127.0.0.1 (deployments widen it). */
   readonly adminHost: string;
   /** LOG_LEVEL. Default info. */
   readonly logLevel: (typeof LOG_LEVELS)[number];
@@ -20,24 +22,27 @@ export interface CommonConfig {
 
 const commonSpec = {
   PAXOS_CLUSTER: envVar.id().default("local"),
-  NATS_URL: envVar.url(["nats", "tls", "ws", "wss"]).default("nats://127.0.0.1:4222"),
+  ...natsSpec,
   PAXOS_ACCEPTOR_IDS: envVar.idList(),
   PAXOS_ADMIN_PORT: envVar.port().default(9090),
-  PAXOS_ADMIN_HOST: envVar.text().default("0.0.0.0"),
+  PAXOS_ADMIN_HOST: envVar.text().default("127.0.0.1"),
   LOG_LEVEL: envVar.logLevel().default("info"),
 };
 
-function common(values: {
-  PAXOS_CLUSTER: string;
-  NATS_URL: string;
-  PAXOS_ACCEPTOR_IDS: readonly string[];
-  PAXOS_ADMIN_PORT: number;
-  PAXOS_ADMIN_HOST: string;
-  LOG_LEVEL: (typeof LOG_LEVELS)[number];
-}): CommonConfig {
+function common(
+  values: NatsValues & {
+    PAXOS_CLUSTER: string;
+    PAXOS_ACCEPTOR_IDS: readonly string[];
+    PAXOS_ADMIN_PORT: number;
+    PAXOS_ADMIN_HOST: string;
+    LOG_LEVEL: (typeof LOG_LEVELS)[number];
+  },
+  role: ClusterRole,
+  id: string,
+): CommonConfig {
   return {
     cluster: values.PAXOS_CLUSTER,
-    natsUrl: values.NATS_URL,
+    nats: natsClientConfig(values, role, id),
     acceptorIds: values.PAXOS_ACCEPTOR_IDS,
     adminPort: values.PAXOS_ADMIN_PORT,
     adminHost: values.PAXOS_ADMIN_HOST,
@@ -87,7 +92,7 @@ export function acceptorConfig(env: NodeJS.ProcessEnv): AcceptorServiceConfig {
     ]);
   }
   return {
-    ...common(values),
+    ...common(values, "acceptor", values.PAXOS_ACCEPTOR_ID),
     acceptorId: values.PAXOS_ACCEPTOR_ID,
     redisUrl: values.REDIS_URL,
     allowInit: values.PAXOS_ACCEPTOR_INIT,
@@ -104,7 +109,7 @@ export interface ProposerServiceConfig extends CommonConfig {
 /** Reads the proposer's settings from `env`; throws ConfigError naming every bad variable. */
 export function proposerConfig(env: NodeJS.ProcessEnv): ProposerServiceConfig {
   const values = readEnv(proposerSpec, env);
-  return { ...common(values), proposerName: values.PAXOS_PROPOSER_NAME };
+  return { ...common(values, "proposer", values.PAXOS_PROPOSER_NAME), proposerName: values.PAXOS_PROPOSER_NAME };
 }
 
 /** The learner process's settings. */
@@ -118,7 +123,11 @@ export interface LearnerServiceConfig extends CommonConfig {
 /** Reads the learner's settings from `env`; throws ConfigError naming every bad variable. */
 export function learnerConfig(env: NodeJS.ProcessEnv): LearnerServiceConfig {
   const values = readEnv(learnerSpec, env);
-  return { ...common(values), learnerId: values.PAXOS_LEARNER_ID, dataDir: values.PAXOS_DATA_DIR };
+  return {
+    ...common(values, "learner", values.PAXOS_LEARNER_ID),
+    learnerId: values.PAXOS_LEARNER_ID,
+    dataDir: values.PAXOS_DATA_DIR,
+  };
 }
 
 /**

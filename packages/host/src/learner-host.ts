@@ -28,6 +28,7 @@ import { Counter, Gauge, type Registry } from "prom-client";
 import type { Readiness } from "./admin-server.ts";
 import { EXIT_CODES } from "./exit-codes.ts";
 import type { FatalHandler } from "./fatal.ts";
+import { type DropReporter, dropReporter } from "./drops.ts";
 import type { Logger } from "./logger.ts";
 import { exemplarHistogram, observeTraced } from "@paxos/telemetry";
 import { droppedMessagesCounter, STORAGE_SECONDS_BUCKETS } from "./metrics.ts";
@@ -64,6 +65,7 @@ export class LearnerHost {
   readonly #options: LearnerHostOptions;
   readonly #log: Logger;
   readonly #metrics: LearnerMetrics;
+  readonly #drops: DropReporter;
   readonly #limits: Limits;
   readonly #hostLimits: HostLimits;
   readonly #driver: LearnerDriver;
@@ -73,7 +75,8 @@ export class LearnerHost {
     this.learnerId = options.learnerId;
     this.#options = options;
     this.#log = options.logger;
-    this.#metrics = learnerMetrics(options.registry);
+    this.#metrics = learnerMetrics(options.registry, () => this.#driver.heldSlots);
+    this.#drops = dropReporter(options.registry, options.logger);
     this.#limits = options.limits ?? DEFAULT_LIMITS;
     this.#hostLimits = { ...DEFAULT_HOST_LIMITS, ...options.hostLimits };
     this.#driver = new LearnerDriver({
@@ -174,7 +177,7 @@ export class LearnerHost {
         this.#observeProgress();
         break;
       case "dropped":
-        metrics.dropped.inc({ reason: event.reason });
+        this.#drops(event.reason, event.detail);
         break;
       case "appended":
         observeTraced(metrics.appendSeconds, event.durationMs / 1000, {}, event.traceId);
@@ -259,9 +262,13 @@ interface LearnerMetrics {
   readonly decidedIndex: Gauge;
   readonly nextSlot: Gauge;
   readonly gapSlots: Gauge;
+  readonly heldSlots: Gauge<"kind">;
 }
 
-function learnerMetrics(registry: Registry): LearnerMetrics {
+function learnerMetrics(
+  registry: Registry,
+  heldSlots: () => { readonly votes: number; readonly reports: number },
+): LearnerMetrics {
   const registers = [registry];
   return {
     catchupRequests: new Counter({
@@ -301,6 +308,17 @@ function learnerMetrics(registry: Registry): LearnerMetrics {
       name: "paxos_learner_gap_slots",
       help: "Slots known chosen that this learner has not delivered yet.",
       registers,
+    }),
+    heldSlots: new Gauge({
+      name: "paxos_learner_held_slots",
+      help: "Slots held in memory with votes or catch-up reports but not learned, by kind; bounded by slotsAheadMax.",
+      labelNames: ["kind"],
+      registers,
+      collect() {
+        const held = heldSlots();
+        this.set({ kind: "votes" }, held.votes);
+        this.set({ kind: "reports" }, held.reports);
+      },
     }),
   };
 }

@@ -20,6 +20,7 @@ export {
   loadConfigOrExit,
 } from "./config.ts";
 export { ConfigError, type EnvVar, envVar, readEnv } from "./env.ts";
+export { type NatsClientConfig, natsClientConfig, natsSpec, redactedUrl } from "./nats-config.ts";
 export { type Logger, LOG_LEVELS, createLogger } from "./logger.ts";
 export { createRegistry } from "./metrics.ts";
 export { type ProcessTracing, startProcessTracing } from "./process-tracing.ts";

@@ -7,6 +7,7 @@ import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import type { Readiness } from "./admin-server.ts";
 import { EXIT_CODES } from "./exit-codes.ts";
 import type { FatalHandler } from "./fatal.ts";
+import { type DropReporter, dropReporter } from "./drops.ts";
 import type { Logger } from "./logger.ts";
 import { droppedMessagesCounter } from "./metrics.ts";
 import { realClock } from "./real-clock.ts";
@@ -45,11 +46,13 @@ export class ProposerHost {
   readonly #options: ProposerHostOptions;
   readonly #driver: ProposerDriver;
   readonly #metrics: ProposerMetrics;
+  readonly #drops: DropReporter;
 
   constructor(options: ProposerHostOptions) {
     this.proposerId = options.proposerId;
     this.#options = options;
     this.#metrics = proposerMetrics(options.registry, () => this.#driver.load);
+    this.#drops = dropReporter(options.registry, options.logger);
     this.#driver = new ProposerDriver({
       proposerId: options.proposerId,
       acceptorIds: options.acceptorIds,
@@ -111,8 +114,7 @@ export class ProposerHost {
         if (event.type === "nack") metrics.nacks.inc();
         break;
       case "dropped":
-        metrics.dropped.inc({ reason: event.reason });
-        log.warn({ reason: event.reason, detail: event.detail }, "message dropped");
+        this.#drops(event.reason, event.detail);
         break;
       case "rejected":
         // Includes requests this leader held when it stepped down: their clients retry.

@@ -10,10 +10,16 @@ import type { Logger } from "./logger.ts";
 import type { RoleContext, RunningRole } from "./roles.ts";
 import type { ProcessTracing } from "./process-tracing.ts";
 import { installShutdown } from "./shutdown.ts";
+import { type NatsClientConfig, redactedUrl } from "./nats-config.ts";
 
-/** What `connectBusOrExit` hands the bus's connect function: the server URL and a status logger. */
+/**
+ * What `connectBusOrExit` hands the bus's connect function: the server URL, the process's
+ * credentials and TLS settings where configured, and a status logger.
+ */
 export interface BusConnection {
   readonly servers: string;
+  readonly credentials?: { readonly user: string; readonly password: string };
+  readonly tls?: { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string };
   readonly onStatus: (status: { readonly type: string }) => void;
 }
 
@@ -29,17 +35,18 @@ const BUS_EVENT_TYPES: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * Opens a service process's bus connection at start-up: calls `connect` with the NATS URL and a
- * status callback that logs connection events (see logBusStatus) and counts them in
+ * Opens a service process's bus connection at start-up: calls `connect` with the NATS settings
+ * (URL, credentials, TLS) and a status callback that logs connection events (see logBusStatus) and counts them in
  * `paxos_nats_events_total{type}`; `paxos_nats_connected` tells at each scrape whether the
  * connection is up. If `connect` rejects, logs "cannot connect to NATS" at fatal and exits with
- * EXIT_CODES.unavailable, so it resolves only with a connected bus. The caller passes the connect
+ * EXIT_CODES.unavailable, so it resolves only with a connected bus; the log names the server
+ * and user, never a password. Without credentials (PAXOS_DEV_NATS_ANONYMOUS=1) it warns first. The caller passes the connect
  * call itself (NatsBus.connect with its client name): the host needs no NATS types.
  */
 export async function connectBusOrExit<B extends { readonly isConnected: boolean }>(
   logger: Logger,
   registry: Registry,
-  natsUrl: string,
+  nats: NatsClientConfig,
   connect: (connection: BusConnection) => Promise<B>,
 ): Promise<B> {
   const log = logBusStatus(logger);
@@ -62,11 +69,24 @@ export async function connectBusOrExit<B extends { readonly isConnected: boolean
     log(status);
     events.inc({ type: BUS_EVENT_TYPES.has(status.type) ? status.type : "other" });
   };
+  const where = { natsUrl: redactedUrl(nats.url), natsUser: nats.credentials?.user ?? null };
+  if (nats.credentials === null) {
+    logger.warn(
+      where,
+      "PAXOS_DEV_NATS_ANONYMOUS=1: connecting to NATS WITHOUT credentials. Development only: anyone who reaches " +
+        "this NATS can forge any process's messages.",
+    );
+  }
   try {
-    bus = await connect({ servers: natsUrl, onStatus });
+    bus = await connect({
+      servers: nats.url,
+      ...(nats.credentials === null ? {} : { credentials: nats.credentials }),
+      ...(nats.tls === null ? {} : { tls: nats.tls }),
+      onStatus,
+    });
     return bus;
   } catch (error) {
-    logger.fatal({ err: error, natsUrl }, "cannot connect to NATS");
+    logger.fatal({ err: error, ...where }, "cannot connect to NATS");
     process.exit(EXIT_CODES.unavailable);
   }
 }

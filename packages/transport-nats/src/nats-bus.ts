@@ -11,6 +11,7 @@ import {
   type NatsConnection,
 } from "@nats-io/transport-node";
 import { BusError, type Bus, type BusMessage, type BusSubscription } from "@paxos/wire";
+import { inboxPrefix } from "./permissions.ts";
 
 /** A connection event worth a log line or a metric; reconnects are automatic and unlimited. */
 export type NatsBusStatus =
@@ -50,6 +51,16 @@ export interface NatsBusOptions {
    * with a wrong URL fails fast with a clear error.
    */
   readonly waitOnFirstConnect?: boolean;
+  /**
+   * User name and password; without them the client connects anonymously. With them, replies
+   * to this client's requests arrive under its own inbox prefix (permissions.ts `inboxPrefix`).
+   */
+  readonly credentials?: { readonly user: string; readonly password: string };
+  /**
+   * TLS: the CA that signs the server's certificate, and this client's own certificate and key
+   * where the server asks for one. Without it, `tls://` URLs use the system's CAs.
+   */
+  readonly tls?: { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string };
 }
 
 /**
@@ -85,6 +96,11 @@ export class NatsBus implements Bus {
       maxPingOut: options.pingsOutstandingMax ?? 2,
       timeout: options.connectTimeoutMs ?? 5_000,
       waitOnFirstConnect: options.waitOnFirstConnect ?? false,
+      ...(options.credentials === undefined
+        ? {}
+        : { user: options.credentials.user, pass: options.credentials.password }),
+      ...(options.tls === undefined ? {} : { tls: { ...options.tls } }),
+      ...(options.credentials === undefined ? {} : { inboxPrefix: inboxPrefix(options.credentials.user) }),
     });
     return new NatsBus(nc, options);
   }
@@ -277,6 +293,9 @@ function toBusMessage(msg: Msg): BusMessage {
     data: msg.data,
     headers,
     respond: (data, replyHeaders) => {
+      // Requesters wait on inbox subjects. Any other reply subject would make this process
+      // publish where the requester chose: refuse to be that deputy.
+      if (msg.reply === undefined || !msg.reply.startsWith("_INBOX")) return false;
       try {
         const hdrs = toNatsHeaders(replyHeaders);
         return msg.respond(data, hdrs === undefined ? undefined : { headers: hdrs });

@@ -36,3 +36,15 @@ export function checkId(id: string, what: string): string {
   }
   return id;
 }
+
+/** The roles that speak on a cluster's subjects, each instance with a NATS identity of its own. */
+export type ClusterRole = "acceptor" | "proposer" | "learner" | "gateway";
+
+/**
+ * The NATS user name of a process: `<role>-<id>`, where the id is an acceptor's or learner's id,
+ * a proposer's name (the stable part of its id) or a gateway's id. Both the server's permission
+ * file and each process's default user are spelled by this one function.
+ */
+export function clusterUser(role: ClusterRole, id: string): string {
+  return `${role}-${checkId(id, `${role} id`)}`;
+}

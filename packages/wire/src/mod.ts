@@ -3,7 +3,7 @@
  * schemas and the codec that validate inbound data at the boundary, W3C trace headers, the Bus
  * port (pub/sub and request/reply) and the Transport and service API built on it.
  */
-export { ID_PATTERN, isValidId, checkId, WireError, type WireErrorCode } from "./ids.ts";
+export { ID_PATTERN, isValidId, checkId, clusterUser, WireError, type ClusterRole, type WireErrorCode } from "./ids.ts";
 export { isJsonValue } from "./json-value.ts";
 export { Subjects, type ParsedSubject, type ProposerSubjectKind, type LearnerSubjectKind } from "./subjects.ts";
 export type {
