@@ -2,7 +2,7 @@
 // acceptor statuses and learner status reads; /healthz, /readyz (a leader heard recently) and
 // /metrics; and that unknown routes and methods are problem+json too, never express's defaults.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { FakeCluster, postProposal, type RunningGateway, startGateway } from "./harness.ts";
+import { apiFetch, FakeCluster, postProposal, type RunningGateway, startGateway } from "./harness.ts";
 
 let cluster: FakeCluster;
 let gw: RunningGateway;
@@ -29,7 +29,7 @@ describe("GET /v1/cluster", () => {
     if (lagging === undefined) throw new Error("no learner");
     lagging.visibleEntries = 1;
 
-    const response = await fetch(`${gw.url}/v1/cluster`);
+    const response = await apiFetch(`${gw.url}/v1/cluster`);
     expect(response.status).toBe(200);
     const body = (await response.json()) as Record<string, unknown>;
     expect(body).toEqual({
@@ -54,36 +54,36 @@ describe("GET /v1/cluster", () => {
   });
 
   it("reports no leader and nothing decided on a silent cluster", async () => {
-    const body = (await (await fetch(`${gw.url}/v1/cluster`)).json()) as Record<string, unknown>;
+    const body = (await (await apiFetch(`${gw.url}/v1/cluster`)).json()) as Record<string, unknown>;
     expect(body).toMatchObject({ leader: null, lastDecidedIndex: null });
   });
 });
 
 describe("probes and metrics", () => {
   it("/healthz is 200 while the process runs", async () => {
-    const response = await fetch(`${gw.url}/healthz`);
+    const response = await apiFetch(`${gw.url}/healthz`);
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ status: "ok" });
   });
 
   it("/readyz is 503 without a leader, 200 once one is heard, 503 again once it is silent", async () => {
-    const notReady = await fetch(`${gw.url}/readyz`);
+    const notReady = await apiFetch(`${gw.url}/readyz`);
     expect(notReady.status).toBe(503);
     expect(await notReady.json()).toMatchObject({ ready: false, leader: null });
 
     const leader = cluster.proposer("p1-aaaaaaaa", 1).lead();
-    await expect.poll(async () => (await fetch(`${gw.url}/readyz`)).status).toBe(200);
+    await expect.poll(async () => (await apiFetch(`${gw.url}/readyz`)).status).toBe(200);
 
     leader.silence();
-    await expect.poll(async () => (await fetch(`${gw.url}/readyz`)).status).toBe(503);
+    await expect.poll(async () => (await apiFetch(`${gw.url}/readyz`)).status).toBe(503);
   });
 
   it("/metrics counts requests by route pattern and status, with a duration histogram", async () => {
     cluster.proposer("p1-aaaaaaaa", 1).lead();
     expect((await postProposal(gw.url, { value: 1 })).status).toBe(201);
     expect((await postProposal(gw.url, "nope", { raw: true })).status).toBe(400);
-    expect((await fetch(`${gw.url}/v1/log/7`)).status).toBe(404);
-    const response = await fetch(`${gw.url}/metrics`);
+    expect((await apiFetch(`${gw.url}/v1/log/7`)).status).toBe(404);
+    const response = await apiFetch(`${gw.url}/metrics`);
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toMatch(/^text\/plain/);
     const text = await response.text();
@@ -99,24 +99,24 @@ describe("probes and metrics", () => {
 
 describe("routing", () => {
   it("404 problem for an unknown path", async () => {
-    const response = await fetch(`${gw.url}/v2/nothing`);
+    const response = await apiFetch(`${gw.url}/v2/nothing`);
     expect(response.status).toBe(404);
     expect(response.headers.get("content-type")).toMatch(/^application\/problem\+json/);
     expect(await response.json()).toMatchObject({ status: 404, type: "urn:paxos:problem:routeNotFound" });
   });
 
   it("405 problem with Allow for a wrong method", async () => {
-    const response = await fetch(`${gw.url}/v1/proposals`);
+    const response = await apiFetch(`${gw.url}/v1/proposals`);
     expect(response.status).toBe(405);
     expect(response.headers.get("allow")).toBe("POST");
     expect(response.headers.get("content-type")).toMatch(/^application\/problem\+json/);
-    const deleted = await fetch(`${gw.url}/v1/log/0`, { method: "DELETE" });
+    const deleted = await apiFetch(`${gw.url}/v1/log/0`, { method: "DELETE" });
     expect(deleted.status).toBe(405);
     expect(deleted.headers.get("allow")).toBe("GET");
   });
 
   it("never names express", async () => {
-    const response = await fetch(`${gw.url}/healthz`);
+    const response = await apiFetch(`${gw.url}/healthz`);
     expect(response.headers.get("x-powered-by")).toBeNull();
   });
 });

@@ -1,10 +1,21 @@
 // Test harness for the gateway's HTTP contract: a gateway app over a MemoryBus, listening on
 // 127.0.0.1:0, with scripted stand-ins for the cluster (a proposer that answers propose requests
-// and heartbeats, learners that deliver and answer queries). No NATS, no real roles.
+// and heartbeats, learners that deliver and answer queries). No NATS, no real roles. The gateway
+// authenticates with one static token by default (TEST_TOKEN, client TEST_CLIENT_ID); `apiFetch`
+// and `postProposal` send it.
 import type { AddressInfo } from "node:net";
 import type { JsonValue } from "@paxos/core";
 import { MemoryBus } from "@paxos/embedded";
-import { createGatewayApp, type GatewayApp, type GatewayLimits, type GatewayServerLimits } from "@paxos/gateway-app";
+import {
+  createGatewayApp,
+  type GatewayApp,
+  type GatewayAuth,
+  type GatewayLimits,
+  type GatewayServerLimits,
+  SCOPES,
+  scopedRequestId,
+  staticTokenVerifier,
+} from "@paxos/gateway-app";
 import {
   type Bus,
   type BusMessage,
@@ -39,6 +50,29 @@ export const TEST_LIMITS: Partial<GatewayLimits> = {
   streamGapRetryMs: 50,
   streamPageLimit: 2,
 };
+
+/** The client of the harness's gateways, and its token (both scopes). */
+export const TEST_CLIENT_ID = "tester";
+export const TEST_TOKEN = "harness-token-0123456789";
+
+/** What the harness's gateways authenticate with unless a test says otherwise. */
+export const TEST_AUTH: GatewayAuth = {
+  mode: "bearer",
+  verifier: staticTokenVerifier([{ clientId: TEST_CLIENT_ID, token: TEST_TOKEN, scopes: [SCOPES.read, SCOPES.write] }]),
+  openPaths: ["/metrics"],
+};
+
+/** The request id the log holds for `key` sent by `clientId` (the test client by default). */
+export function keyedRequestId(key: string, clientId: string = TEST_CLIENT_ID): string {
+  return scopedRequestId(clientId, key);
+}
+
+/** `fetch` with `Authorization: Bearer TEST_TOKEN`, unless `init` sets an Authorization itself. */
+export function apiFetch(url: string, init: RequestInit = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  if (!headers.has("Authorization")) headers.set("Authorization", `Bearer ${TEST_TOKEN}`);
+  return fetch(url, { ...init, headers });
+}
 
 const ignore = { onDrop: () => undefined, onHandlerError: (error: unknown) => console.error(error) };
 
@@ -305,12 +339,14 @@ export async function startGateway(
   cluster: FakeCluster,
   limits: Partial<GatewayLimits> = {},
   serverLimits: Partial<GatewayServerLimits> = {},
+  auth: GatewayAuth = TEST_AUTH,
 ): Promise<RunningGateway> {
   const bus = new RecordingBus(cluster.bus, cluster.subjects);
   const gateway = createGatewayApp({
     bus,
     subjects: cluster.subjects,
     acceptorIds: ACCEPTOR_IDS,
+    auth,
     limits: { ...TEST_LIMITS, ...limits },
     serverLimits,
   });
@@ -329,14 +365,19 @@ export async function startGateway(
   };
 }
 
-/** POSTs a proposal body (an object, serialised here, or raw text) to the gateway; `signal` hangs up. */
+/**
+ * POSTs a proposal body (an object, serialised here, or raw text) to the gateway with `token`
+ * (TEST_TOKEN unless given; null sends no Authorization); `signal` hangs up.
+ */
 export async function postProposal(
   url: string,
   body: unknown,
-  options: { key?: string; contentType?: string; raw?: boolean; signal?: AbortSignal } = {},
+  options: { key?: string; contentType?: string; raw?: boolean; signal?: AbortSignal; token?: string | null } = {},
 ): Promise<Response> {
   const headers: Record<string, string> = { "Content-Type": options.contentType ?? "application/json" };
   if (options.key !== undefined) headers["Idempotency-Key"] = options.key;
+  const token = options.token === undefined ? TEST_TOKEN : options.token;
+  if (token !== null) headers["Authorization"] = `Bearer ${token}`;
   return await fetch(`${url}/v1/proposals`, {
     method: "POST",
     headers,

@@ -1,18 +1,21 @@
 // The gateway's answers to hostile or broken HTTP (issue 10, item 5): malformed URIs and bodies
 // that do not decompress are 400 problems (not 500), every answer carries the security headers,
-// and slow clients are cut by the server limits while an open log stream or a waiting POST is not.
-// Real HTTP (fetch, and raw sockets for the slow clients) against the gateway app on a MemoryBus.
+// slow clients are cut by the server limits while an open log stream or a waiting POST is not,
+// and the answers Node writes itself (408, 431, 400) are problems too. Real HTTP (fetch, and raw
+// sockets for the slow and broken clients) against the gateway app on a MemoryBus.
 import { connect } from "node:net";
 import { gzipSync } from "node:zlib";
 import type { GatewayLimits, GatewayServerLimits } from "@paxos/gateway-app";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
+  apiFetch,
   FakeCluster,
   type FakeProposer,
   postProposal,
   type RunningGateway,
   SseReader,
   startGateway,
+  TEST_TOKEN,
 } from "./harness.ts";
 
 let cluster: FakeCluster;
@@ -52,7 +55,7 @@ async function expectProblem(response: Response, status: number): Promise<Record
 }
 
 function postRaw(url: string, body: Uint8Array | string, headers: Record<string, string>): Promise<Response> {
-  return fetch(`${url}/v1/proposals`, {
+  return apiFetch(`${url}/v1/proposals`, {
     method: "POST",
     headers: { "Content-Type": "application/json", ...headers },
     body,
@@ -67,14 +70,14 @@ describe("malformed URIs are 400 problems, not 500", () => {
     ["POST", "/v1/log/%ZZ"],
   ])("%s %s", async (method, path) => {
     const { url } = await started();
-    const body = await expectProblem(await fetch(`${url}${path}`, { method }), 400);
+    const body = await expectProblem(await apiFetch(`${url}${path}`, { method }), 400);
     expect(body["detail"]).toMatch(/^Malformed URI: /);
   });
 
   it("a long malformed path is not repeated in full", async () => {
     const { url } = await started();
     const path = `/v1/log/%ZZ${"a".repeat(5_000)}`;
-    const body = await expectProblem(await fetch(`${url}${path}`), 400);
+    const body = await expectProblem(await apiFetch(`${url}${path}`), 400);
     expect(String(body["detail"]).length).toBeLessThan(400);
   });
 });
@@ -109,18 +112,18 @@ describe("a body that does not decompress is a 400 problem, not 500", () => {
 describe("security headers", () => {
   it("nosniff on successes, problems and the stream; no-store on every problem", async () => {
     const { url } = await started();
-    const ok = await fetch(`${url}/healthz`);
+    const ok = await apiFetch(`${url}/healthz`);
     expect(ok.status).toBe(200);
     expect(ok.headers.get("x-content-type-options")).toBe("nosniff");
     const created = await postProposal(url, { value: 1 });
     expect(created.status).toBe(201);
     expect(created.headers.get("x-content-type-options")).toBe("nosniff");
-    await expectProblem(await fetch(`${url}/nope`), 404);
-    await expectProblem(await fetch(`${url}/v1/log`, { method: "DELETE" }), 405);
-    await expectProblem(await fetch(`${url}/v1/log/abc`), 400);
-    await expectProblem(await fetch(`${url}/v1/log/99`), 404);
+    await expectProblem(await apiFetch(`${url}/nope`), 404);
+    await expectProblem(await apiFetch(`${url}/v1/log`, { method: "DELETE" }), 405);
+    await expectProblem(await apiFetch(`${url}/v1/log/abc`), 400);
+    await expectProblem(await apiFetch(`${url}/v1/log/99`), 404);
     await expectProblem(await postProposal(url, "{", { raw: true }), 400);
-    const stream = await fetch(`${url}/v1/log/stream`);
+    const stream = await apiFetch(`${url}/v1/log/stream`);
     expect(stream.headers.get("x-content-type-options")).toBe("nosniff");
     await stream.body?.cancel();
   });
@@ -131,6 +134,28 @@ describe("security headers", () => {
     await expectProblem(await postProposal(url, { value: 1 }), 503);
   });
 });
+
+/**
+ * Checks that a raw HTTP answer (status line, headers, body, as a socket received it) is a
+ * complete problem response of `status` that closes the connection; returns the problem.
+ */
+function expectRawProblem(answer: string, status: number): Record<string, unknown> {
+  const [head = "", body = ""] = answer.split("\r\n\r\n", 2);
+  const [statusLine, ...lines] = head.split("\r\n");
+  expect(statusLine).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `));
+  const headers = new Map(
+    lines.map((line) => [line.slice(0, line.indexOf(":")).toLowerCase(), line.slice(line.indexOf(":") + 1).trim()]),
+  );
+  expect(headers.get("content-type")).toMatch(/^application\/problem\+json/);
+  expect(headers.get("cache-control")).toBe("no-store");
+  expect(headers.get("x-content-type-options")).toBe("nosniff");
+  expect(headers.get("connection")).toBe("close");
+  expect(Number(headers.get("content-length"))).toBe(Buffer.byteLength(body, "latin1"));
+  const problem = JSON.parse(body) as Record<string, unknown>;
+  expect(problem).toMatchObject({ status, type: expect.stringMatching(/^urn:paxos:problem:/) as unknown });
+  expect(typeof problem["title"]).toBe("string");
+  return problem;
+}
 
 /**
  * Opens a raw connection to `url`, writes `head` and then `drip` every `everyMs` (bytes keep
@@ -174,6 +199,7 @@ describe("slow clients are cut by the server limits", () => {
     const result = await slowClient(url, "GET /healthz HTTP/1.1\r\nHost: gw\r\n", "X-Slow: 1\r\n", 50, 3_000);
     expect(result.closed).toBe(true);
     expect(result.answer).toMatch(/^HTTP\/1\.1 408/);
+    expect(expectRawProblem(result.answer, 408)["type"]).toBe("urn:paxos:problem:requestTimeout");
     expect(result.afterMs).toBeGreaterThanOrEqual(SHORT.headersTimeoutMs - 50);
     expect(result.afterMs).toBeLessThan(SHORT.headersTimeoutMs + 1_000);
   });
@@ -181,10 +207,12 @@ describe("slow clients are cut by the server limits", () => {
   it("a client sending its body slower than requestTimeout is answered 408 and closed", async () => {
     const { url } = await started({}, SHORT);
     const head =
-      "POST /v1/proposals HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n";
+      "POST /v1/proposals HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n" +
+      `Authorization: Bearer ${TEST_TOKEN}\r\n\r\n`;
     const result = await slowClient(url, head, " ", 50, 3_000);
     expect(result.closed).toBe(true);
     expect(result.answer).toMatch(/^HTTP\/1\.1 408/);
+    expectRawProblem(result.answer, 408);
     expect(result.afterMs).toBeLessThan(SHORT.requestTimeoutMs + 1_000);
     expect(leader.received).toEqual([]);
   });
@@ -201,7 +229,7 @@ describe("slow clients are cut by the server limits", () => {
   it("an open log stream outlives every timeout, silent or not", async () => {
     // No keepalive comments within the test: the stream is silent the whole time.
     const { url } = await started({ streamKeepaliveMs: 60_000 }, SHORT);
-    const response = await fetch(`${url}/v1/log/stream`);
+    const response = await apiFetch(`${url}/v1/log/stream`);
     expect(response.status).toBe(200);
     const stream = new SseReader(response);
     await new Promise((resolve) => setTimeout(resolve, 4 * SHORT.requestTimeoutMs));
@@ -223,5 +251,37 @@ describe("slow clients are cut by the server limits", () => {
     expect(limits.requestTimeoutMs).toBeGreaterThan(10_000);
     expect(limits.headersTimeoutMs).toBeLessThanOrEqual(limits.requestTimeoutMs);
     expect(limits.timeoutsCheckIntervalMs).toBeLessThanOrEqual(1_000);
+  });
+});
+
+describe("the answers Node writes itself are problems", () => {
+  /** Writes `request` on a raw connection and resolves with all the server answered before it closed. */
+  async function exchange(url: string, request: string): Promise<string> {
+    const result = await slowClient(url, request, "", 1_000_000, 3_000);
+    expect(result.closed).toBe(true);
+    return result.answer;
+  }
+
+  it("431 for headers larger than headerBytesMax", async () => {
+    const { url } = await started({}, { headerBytesMax: 1_024 });
+    const answer = await exchange(url, `GET /healthz HTTP/1.1\r\nHost: gw\r\nX-Big: ${"b".repeat(2_000)}\r\n\r\n`);
+    expect(expectRawProblem(answer, 431)["type"]).toBe("urn:paxos:problem:headersTooLarge");
+  });
+
+  it.each([
+    ["a request line that is not HTTP", "NOT HTTP AT ALL\r\n\r\n"],
+    ["a header without a colon", "GET /healthz HTTP/1.1\r\nHost: gw\r\nno colon here\r\n\r\n"],
+    ["a bad Content-Length", "POST /v1/proposals HTTP/1.1\r\nHost: gw\r\nContent-Length: ten\r\n\r\n"],
+  ])("400 for %s", async (_name, request) => {
+    const { url } = await started();
+    const answer = await exchange(url, request);
+    expect(expectRawProblem(answer, 400)["type"]).toBe("urn:paxos:problem:badRequest");
+    expect(leader.received).toEqual([]);
+  });
+
+  it("a well-formed request on a raw socket is answered by the app (control)", async () => {
+    const { url } = await started();
+    const answer = await exchange(url, "GET /healthz HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n");
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
   });
 });

@@ -2,7 +2,7 @@
 // GET /v1/log and the SSE stream GET /v1/log/stream (backlog, then live, in index order without
 // gaps or repeats), over fetch against the gateway app on a MemoryBus with scripted learners.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { FakeCluster, postProposal, type RunningGateway, SseReader, startGateway } from "./harness.ts";
+import { apiFetch, FakeCluster, postProposal, type RunningGateway, SseReader, startGateway } from "./harness.ts";
 
 let cluster: FakeCluster;
 let gw: RunningGateway;
@@ -19,7 +19,7 @@ afterEach(async () => {
 });
 
 async function getJson(path: string): Promise<{ status: number; type: string | null; body: unknown }> {
-  const response = await fetch(`${gw.url}${path}`);
+  const response = await apiFetch(`${gw.url}${path}`);
   return { status: response.status, type: response.headers.get("content-type"), body: await response.json() };
 }
 
@@ -56,7 +56,7 @@ describe("GET /v1/log/{index}", () => {
 
   it("503 with Retry-After when no learner answers", async () => {
     for (const learner of cluster.learners) learner.stop();
-    const response = await fetch(`${gw.url}/v1/log/0`);
+    const response = await apiFetch(`${gw.url}/v1/log/0`);
     expect(response.status).toBe(503);
     expect(response.headers.get("retry-after")).not.toBeNull();
   });
@@ -92,7 +92,7 @@ describe("GET /v1/log", () => {
 
 describe("GET /v1/log/stream", () => {
   async function openStream(query: string, headers: Record<string, string> = {}): Promise<SseReader> {
-    const response = await fetch(`${gw.url}/v1/log/stream${query}`, { headers });
+    const response = await apiFetch(`${gw.url}/v1/log/stream${query}`, { headers });
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toMatch(/^text\/event-stream/);
     return new SseReader(response);
@@ -153,17 +153,17 @@ describe("GET /v1/log/stream", () => {
 
   it("stops cleanly when the client disconnects", async () => {
     const stream = await openStream("");
-    const metrics = async (): Promise<string> => (await fetch(`${gw.url}/metrics`)).text();
+    const metrics = async (): Promise<string> => (await apiFetch(`${gw.url}/metrics`)).text();
     await expect.poll(metrics).toMatch(/^paxos_gateway_log_streams 1$/m);
     await stream.cancel();
     await expect.poll(metrics).toMatch(/^paxos_gateway_log_streams 0$/m);
     // Deliveries after the disconnect are not a problem for the gateway.
     cluster.decide("after", 1);
-    expect((await fetch(`${gw.url}/healthz`)).status).toBe(200);
+    expect((await apiFetch(`${gw.url}/healthz`)).status).toBe(200);
   });
 
   it("400 problem for a bad from, before the stream starts", async () => {
-    const response = await fetch(`${gw.url}/v1/log/stream?from=-3`);
+    const response = await apiFetch(`${gw.url}/v1/log/stream?from=-3`);
     expect(response.status).toBe(400);
     expect(response.headers.get("content-type")).toMatch(/^application\/problem\+json/);
   });

@@ -3,7 +3,7 @@
 // `proposalTimeoutMs`, and answers 503 (or 504) only at that deadline. Real time over a MemoryBus
 // with scripted proposers; every timing bound has a margin of a second or more for a busy machine.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { FakeCluster, postProposal, type RunningGateway, startGateway } from "./harness.ts";
+import { apiFetch, FakeCluster, keyedRequestId, postProposal, type RunningGateway, startGateway } from "./harness.ts";
 
 let cluster: FakeCluster;
 let gw: RunningGateway | null;
@@ -29,7 +29,7 @@ const queued = () => ({ status: "queued" as const, leaderHint: null });
 
 /** The count of `paxos_gateway_proposals_total` with `outcome`, from the gateway's /metrics. */
 async function proposalsWithOutcome(url: string, outcome: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
+  const text = await (await apiFetch(`${url}/metrics`)).text();
   const line = text.split("\n").find((l) => l.startsWith(`paxos_gateway_proposals_total{outcome="${outcome}"}`));
   return line === undefined ? 0 : Number(line.split(" ").at(-1));
 }
@@ -42,7 +42,7 @@ describe("POST /v1/proposals during a leader failover", () => {
     gw = await startGateway(cluster, { proposalTimeoutMs: 8_000 });
     const old = cluster.proposer("p1-aaaaaaaa", 3).lead();
     const next = cluster.proposer("p2-bbbbbbbb", 3);
-    await expect.poll(async () => (await fetch(`${gw?.url}/readyz`)).status).toBe(200);
+    await expect.poll(async () => (await apiFetch(`${gw?.url}/readyz`)).status).toBe(200);
     old.script = notLeader(next.proposerId);
     next.script = notLeader(old.proposerId);
 
@@ -62,7 +62,7 @@ describe("POST /v1/proposals during a leader failover", () => {
     // Every retry resent the same request id (learners deliver it once), and the two proposers
     // pointing at each other did not make the gateway spin.
     const sent = [...old.received, ...next.received];
-    expect(new Set(sent.map((r) => r.requestId))).toEqual(new Set(["k-election"]));
+    expect(new Set(sent.map((r) => r.requestId))).toEqual(new Set([keyedRequestId("k-election")]));
     expect(old.received.length).toBeGreaterThan(2);
     expect(next.received.length).toBeGreaterThan(2);
     expect(sent.length).toBeLessThan(60);

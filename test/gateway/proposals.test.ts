@@ -1,7 +1,15 @@
 // The HTTP contract of POST /v1/proposals (DESIGN.md, "REST API"): every status of the table,
 // driven over fetch against the gateway app on a MemoryBus, with a scripted proposer and learners.
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { FakeCluster, type FakeProposer, postProposal, type RunningGateway, startGateway } from "./harness.ts";
+import {
+  apiFetch,
+  FakeCluster,
+  type FakeProposer,
+  keyedRequestId,
+  postProposal,
+  type RunningGateway,
+  startGateway,
+} from "./harness.ts";
 
 let cluster: FakeCluster;
 let leader: FakeProposer;
@@ -70,7 +78,7 @@ describe("POST /v1/proposals", () => {
   });
 
   it("200 with Idempotent-Replayed after a gateway restart (the key is looked up in the learners)", async () => {
-    cluster.decide("k-restart", "v");
+    cluster.decide(keyedRequestId("k-restart"), "v");
     await gw.close();
     gw = await startGateway(cluster);
     const response = await postProposal(gw.url, { value: "v" }, { key: "k-restart" });
@@ -81,7 +89,7 @@ describe("POST /v1/proposals", () => {
   });
 
   it("200 with Idempotent-Replayed when the first delivery is a duplicate (the lookup missed it)", async () => {
-    cluster.decide("k-dup", [1, 2]);
+    cluster.decide(keyedRequestId("k-dup"), [1, 2]);
     for (const learner of cluster.learners) learner.hideLookups = true;
     const response = await postProposal(gw.url, { value: [1, 2] }, { key: "k-dup" });
     expect(response.status).toBe(200);
@@ -91,7 +99,7 @@ describe("POST /v1/proposals", () => {
   });
 
   it("422: the same key with another body", async () => {
-    cluster.decide("k-conflict", "first");
+    cluster.decide(keyedRequestId("k-conflict"), "first");
     const response = await postProposal(gw.url, { value: "second" }, { key: "k-conflict" });
     const body = await expectProblem(response, 422);
     expect(body["requestId"]).toBe("k-conflict");
@@ -99,7 +107,7 @@ describe("POST /v1/proposals", () => {
   });
 
   it("422: a duplicate delivery whose first value differs", async () => {
-    cluster.decide("k-conflict-2", "first");
+    cluster.decide(keyedRequestId("k-conflict-2"), "first");
     for (const learner of cluster.learners) learner.hideLookups = true;
     await expectProblem(await postProposal(gw.url, { value: "second" }, { key: "k-conflict-2" }), 422);
   });
@@ -140,7 +148,7 @@ describe("POST /v1/proposals", () => {
     leader.silence();
     const successor = cluster.proposer("p2-bbbbbbbb", 4).lead();
     expect((await response).status).toBe(201);
-    expect(successor.received.map((r) => r.requestId)).toEqual(["k-failover"]);
+    expect(successor.received.map((r) => r.requestId)).toEqual([keyedRequestId("k-failover")]);
   });
 
   it("503 with Retry-After when no leader is known", async () => {
@@ -212,7 +220,7 @@ describe("POST /v1/proposals refuses malformed requests and proposes nothing for
     [
       "no content type",
       415,
-      () => fetch(`${gw.url}/v1/proposals`, { method: "POST", body: new Uint8Array([123, 125]) }),
+      () => apiFetch(`${gw.url}/v1/proposals`, { method: "POST", body: new Uint8Array([123, 125]) }),
     ],
   ] as const)("%s → %i", async (_name, status, send) => {
     const response = await send();

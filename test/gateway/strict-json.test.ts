@@ -4,7 +4,14 @@
 // unchanged. Real HTTP (fetch) against the gateway app on a MemoryBus, with raw request bodies.
 import { gzipSync } from "node:zlib";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { FakeCluster, type FakeProposer, postProposal, type RunningGateway, startGateway } from "./harness.ts";
+import {
+  apiFetch,
+  FakeCluster,
+  type FakeProposer,
+  postProposal,
+  type RunningGateway,
+  startGateway,
+} from "./harness.ts";
 
 let cluster: FakeCluster;
 let leader: FakeProposer;
@@ -84,7 +91,7 @@ describe("POST /v1/proposals refuses JSON that parsing would change", () => {
   });
 
   it("applies after decompression", async () => {
-    const response = await fetch(`${gw.url}/v1/proposals`, {
+    const response = await apiFetch(`${gw.url}/v1/proposals`, {
       method: "POST",
       headers: { "Content-Type": "application/json", "Content-Encoding": "gzip" },
       body: gzipSync('{"value": {"x": 1, "x": 2}}'),

@@ -5,15 +5,17 @@ import express, { type Express, type RequestHandler } from "express";
 import { pino, type Logger } from "pino";
 import { Registry } from "prom-client";
 import { AcceptorStatusBoard } from "./acceptor-view.ts";
+import { authenticate, type GatewayAuth } from "./authentication.ts";
 import { BusClusterClient } from "./bus-cluster-client.ts";
 import { DeliveryWaiters } from "./delivery-waiters.ts";
-import { type GatewayLimits, gatewayLimits } from "./gateway-limits.ts";
+import { type GatewayLimits, gatewayLimits, type GatewayServerLimits, gatewayServerLimits } from "./gateway-limits.ts";
 import { GatewayMetrics } from "./gateway-metrics.ts";
 import { problemHandler, routeNotFound } from "./http-errors.ts";
-import { createLimitedServer, type GatewayServerLimits, gatewayServerLimits } from "./http-server.ts";
+import { createLimitedServer } from "./http-server.ts";
 import { LeaderTracker } from "./leader-tracker.ts";
 import type { LogStreamHandle } from "./log-stream.ts";
 import { ProposalService } from "./proposal-service.ts";
+import { clientRateLimit } from "./rate-limit.ts";
 import { requestTelemetry } from "./request-telemetry.ts";
 import { gatewayRouter } from "./routes.ts";
 
@@ -23,6 +25,12 @@ export interface GatewayAppOptions {
   readonly subjects: Subjects;
   /** The configured acceptors: statuses and messages from other ids are dropped. */
   readonly acceptorIds: readonly string[];
+  /**
+   * How clients authenticate (authentication.ts; `loadGatewayAuth` builds it from settings).
+   * Absent, no token is accepted: every request but the probes and `/metrics` is refused 401.
+   * The gateway is closed unless configured open: `{ mode: "none" }` is for development only.
+   */
+  readonly auth?: GatewayAuth;
   /**
    * Overrides of the gateway's bounds and timeouts (tests shorten them); what they leave out is
    * the default, or derived from them (see `gatewayLimits`).
@@ -106,11 +114,21 @@ export function createGatewayApp(options: GatewayAppOptions): GatewayApp {
   const closing = new AbortController();
   const streams = new Set<LogStreamHandle>();
 
+  const auth = options.auth ?? NO_CLIENTS;
+  if (auth.mode === "none") {
+    logger.warn(
+      "AUTHENTICATION IS OFF (PAXOS_AUTH=none): anyone who reaches this gateway may propose; development only",
+    );
+  }
+
   const app = express();
   app.disable("x-powered-by");
   app.set("query parser", "simple");
   app.use(securityHeaders);
   app.use(requestTelemetry(metrics));
+  // Authenticated before the limit, which counts by client, and before any route reads a body.
+  app.use(authenticate(auth));
+  app.use(clientRateLimit(limits, logger));
   app.use(
     gatewayRouter({
       cluster,
@@ -150,6 +168,13 @@ export function createGatewayApp(options: GatewayAppOptions): GatewayApp {
     },
   };
 }
+
+/** The authentication of an app given none: no token is valid. */
+const NO_CLIENTS: GatewayAuth = {
+  mode: "bearer",
+  verifier: { verify: () => Promise.resolve({ valid: false, description: "This gateway accepts no tokens" }) },
+  openPaths: ["/metrics"],
+};
 
 /**
  * Headers every answer carries, errors included (mounted first): `nosniff`, so that a browser

@@ -71,6 +71,22 @@ export interface GatewayLimits {
   readonly streamGapRetryMs: number;
   /** An acceptor whose status is older than this is reported with storage "unknown". */
   readonly acceptorStatusStaleMs: number;
+  /**
+   * Requests one client may make per `rateLimitWindowMs` (fixed windows, counted per client id,
+   * per IP address on open API paths); more are answered 429. 0 turns the limit off. The default
+   * is far above what one client of a benchmark sends (a few thousand writes a second, each
+   * waiting for its decision), so that a benchmark is never limited by accident, yet a client
+   * that floods (a loop without backpressure) is held to it, and the cluster's intake is left to
+   * other clients. Probes and `/metrics` are never limited.
+   */
+  readonly rateLimitRequestsMax: number;
+  /**
+   * The window of `rateLimitRequestsMax`. One second: a limited client waits at most that long
+   * (its `Retry-After`), and the in-memory counts of clients idle for a window are dropped at the
+   * next one (express-rate-limit's MemoryStore), so they stay bounded by the clients of the last
+   * two windows.
+   */
+  readonly rateLimitWindowMs: number;
 }
 
 const BASE_LIMITS: Omit<GatewayLimits, "proposeAttemptsMax"> = {
@@ -93,6 +109,8 @@ const BASE_LIMITS: Omit<GatewayLimits, "proposeAttemptsMax"> = {
   streamsMax: 1_000,
   streamGapRetryMs: 250,
   acceptorStatusStaleMs: 5_000,
+  rateLimitRequestsMax: 10_000,
+  rateLimitWindowMs: 1_000,
 };
 
 /**
@@ -127,3 +145,120 @@ export function gatewayLimits(overrides: Partial<GatewayLimits> = {}): GatewayLi
 
 /** What the service runs with (`gatewayLimits()` without overrides). */
 export const DEFAULT_GATEWAY_LIMITS: GatewayLimits = gatewayLimits();
+
+/*
+ * The Node HTTP server's limits against slow and greedy clients, instead of Node's defaults (60 s
+ * for headers, 300 s for a request, checked only every 30 s).
+ *
+ * What each timeout covers (Node's http docs, `server.headersTimeout`, `server.requestTimeout`,
+ * `server.keepAliveTimeout`): the headers and request timeouts run only while a request is being
+ * *received*; once its last byte is in, they stop for that request. They never cut a response,
+ * however long: an open `GET /v1/log/stream`, or a POST waiting for its value to be decided. The
+ * keep-alive timeout runs only once the last response has been written, so it cannot cut a stream
+ * either. The socket inactivity timeout (`server.timeout`) stays 0: a POST waiting for a decision
+ * sends nothing for up to `proposalTimeoutMs`, and must not be cut for being quiet.
+ */
+
+/** The Node HTTP server limits of the gateway. Names carry their unit last. */
+export interface GatewayServerLimits {
+  /**
+   * Time a client has to send the complete request headers; then 408 (a problem) and close.
+   * An honest client sends them in one round trip: 10 s covers a bad mobile link, and bounds how
+   * long a slowloris client holds a connection without sending a request.
+   */
+  readonly headersTimeoutMs: number;
+  /**
+   * Time a client has to send the complete request, headers and body; then 408 and close. Derived
+   * as `proposalTimeoutMs` plus `REQUEST_TIMEOUT_MARGIN_MS` (at least `headersTimeoutMs`): a body of `requestBytesMax` must fit
+   * at a slow upload rate, and a POST should never be cut sooner than it may run. (It does not
+   * cover the answer: the body is read before the proposal starts.) Node refuses one smaller than
+   * `headersTimeoutMs`.
+   */
+  readonly requestTimeoutMs: number;
+  /**
+   * How long an idle keep-alive connection stays open after its last answer (announced in the
+   * `Keep-Alive` header; Node closes the socket its `keepAliveTimeoutBuffer`, 1 s, later, so that
+   * a client never reuses a socket as it closes). Long enough for a client's burst of requests to
+   * reuse one connection, short enough that idle connections do not pile up. Behind a proxy with a longer idle timeout, raise it above the proxy's (else the proxy
+   * may reuse a connection the gateway is closing).
+   */
+  readonly keepAliveTimeoutMs: number;
+  /**
+   * How often Node checks the headers and request timeouts. Node's 30 s default would let a slow
+   * client overstay `headersTimeoutMs` by up to 30 s; one pass over the open connections a second
+   * is cheap at `connectionsMax`.
+   */
+  readonly timeoutsCheckIntervalMs: number;
+  /**
+   * Header lines kept per request (Node drops the rest; its default is 2,000). The gateway reads
+   * half a dozen; 100 leaves room for proxies and tracing. Their bytes are bounded separately by
+   * `headerBytesMax`.
+   */
+  readonly headersCountMax: number;
+  /** Bytes of the request line and headers together; more is answered 431. Node's default, named. */
+  readonly headerBytesMax: number;
+  /**
+   * Open connections; Node closes any beyond it at once. Derived as every proposal and stream the
+   * gateway admits (`inflightProposalsMax` + `streamsMax`) plus `OTHER_CONNECTIONS_MAX` for reads,
+   * probes, scrapes and idle keep-alive connections, so that the gateway's own 503s are reached
+   * before connections are dropped.
+   */
+  readonly connectionsMax: number;
+}
+
+/** Added to `proposalTimeoutMs` for `requestTimeoutMs`. */
+const REQUEST_TIMEOUT_MARGIN_MS = 5_000;
+/** Connections beyond admitted proposals and streams (see `connectionsMax`). */
+const OTHER_CONNECTIONS_MAX = 1_000;
+
+/**
+ * The server limits for a gateway running with `limits`, with `overrides` (tests shorten the
+ * timeouts) over the defaults. The result is frozen.
+ */
+export function gatewayServerLimits(
+  limits: Pick<GatewayLimits, "proposalTimeoutMs" | "inflightProposalsMax" | "streamsMax">,
+  overrides: Partial<GatewayServerLimits> = {},
+): GatewayServerLimits {
+  const headersTimeoutMs = overrides.headersTimeoutMs ?? 10_000;
+  return Object.freeze({
+    headersTimeoutMs,
+    requestTimeoutMs: Math.max(headersTimeoutMs, limits.proposalTimeoutMs + REQUEST_TIMEOUT_MARGIN_MS),
+    keepAliveTimeoutMs: 5_000,
+    timeoutsCheckIntervalMs: 1_000,
+    headersCountMax: 100,
+    headerBytesMax: 16_384,
+    connectionsMax: limits.inflightProposalsMax + limits.streamsMax + OTHER_CONNECTIONS_MAX,
+    ...overrides,
+  });
+}
+
+/**
+ * The bounds of authentication (authentication.ts, jwt-verifier.ts, static-tokens.ts). They are
+ * not per-deployment settings: each one guards against a hostile or broken input.
+ */
+export const AUTH_LIMITS = Object.freeze({
+  /**
+   * Longest client id (a JWT's `sub`, a static token's client): it is hashed into request ids
+   * and keys the rate limit, so it must be bounded; 256 fits every identity provider's subjects.
+   */
+  clientIdCharsMax: 256,
+  /** Longest bearer token read from `Authorization`; a JWT with many claims stays well below. */
+  bearerTokenCharsMax: 8_192,
+  /** Shortest static token accepted from a tokens file: 16 random characters, ~96 bits. */
+  staticTokenCharsMin: 16,
+  /** Clock skew allowed when checking a JWT's `exp` and `nbf`, in seconds. */
+  jwtClockToleranceSeconds: 5,
+  /** One fetch of a remote JWKS; slower is "cannot verify now" (503), not an invalid token. */
+  jwksFetchTimeoutMs: 2_000,
+  /**
+   * Least time between two fetches of a remote JWKS triggered by tokens whose key id is unknown,
+   * so that a flood of forged key ids cannot make the gateway hammer the identity provider.
+   */
+  jwksCooldownMs: 30_000,
+  /** How long a fetched JWKS is used before it is fetched again (keys rotate). */
+  jwksCacheMaxAgeMs: 600_000,
+  /** The `Retry-After` of a 503 while a remote JWKS cannot be fetched, in seconds. */
+  keysUnavailableRetryAfterSeconds: 1,
+  /** Largest tokens file, public key file or JWKS file the gateway reads at start. */
+  authFileBytesMax: 1_048_576,
+});

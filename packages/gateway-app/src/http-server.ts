@@ -1,96 +1,21 @@
-import { createServer, type Server } from "node:http";
+import { createServer, type Server, STATUS_CODES } from "node:http";
+import type { Duplex } from "node:stream";
 import type { Express } from "express";
-import type { GatewayLimits } from "./gateway-limits.ts";
+import type { GatewayServerLimits } from "./gateway-limits.ts";
+import { HttpProblem, PROBLEM_CONTENT_TYPE, problemBody } from "./problem.ts";
 
 /*
- * The gateway's Node HTTP server, with explicit limits against slow and greedy clients instead of
- * Node's defaults (60 s for headers, 300 s for a request, checked only every 30 s).
- *
- * What each timeout covers (Node's http docs, `server.headersTimeout`, `server.requestTimeout`,
- * `server.keepAliveTimeout`): the headers and request timeouts run only while a request is being
- * *received*; once its last byte is in, they stop for that request. They never cut a response,
- * however long: an open `GET /v1/log/stream`, or a POST waiting for its value to be decided. The
- * keep-alive timeout runs only once the last response has been written, so it cannot cut a stream
- * either. The socket inactivity timeout (`server.timeout`) stays 0: a POST waiting for a decision
- * sends nothing for up to `proposalTimeoutMs`, and must not be cut for being quiet.
+ * The gateway's Node HTTP server: the limits of `GatewayServerLimits` (gateway-limits.ts), and
+ * problem+json for the answers Node writes itself. A request cut by the headers or request
+ * timeout, headers over `headerBytesMax`, or a request line Node cannot parse never reaches
+ * express: Node reports it as `clientError` and, without a listener, writes a bare 408, 431 or 400.
+ * The listener here writes the same statuses as problems, like every other error of the gateway.
  */
 
-/** The Node HTTP server limits of the gateway. Names carry their unit last. */
-export interface GatewayServerLimits {
-  /**
-   * Time a client has to send the complete request headers; then Node answers 408 and closes.
-   * An honest client sends them in one round trip: 10 s covers a bad mobile link, and bounds how
-   * long a slowloris client holds a connection without sending a request.
-   */
-  readonly headersTimeoutMs: number;
-  /**
-   * Time a client has to send the complete request, headers and body; then 408 and close. Derived
-   * as `proposalTimeoutMs` plus `REQUEST_TIMEOUT_MARGIN_MS` (at least `headersTimeoutMs`): a body of `requestBytesMax` must fit
-   * at a slow upload rate, and a POST should never be cut sooner than it may run. (It does not
-   * cover the answer: the body is read before the proposal starts.) Node refuses one smaller than
-   * `headersTimeoutMs`.
-   */
-  readonly requestTimeoutMs: number;
-  /**
-   * How long an idle keep-alive connection stays open after its last answer (announced in the
-   * `Keep-Alive` header; Node closes the socket its `keepAliveTimeoutBuffer`, 1 s, later, so that
-   * a client never reuses a socket as it closes). Long enough for a client's burst of requests to
-   * reuse one connection, short enough that idle connections do not pile up. Behind a proxy with a longer idle timeout, raise it above the proxy's (else the proxy
-   * may reuse a connection the gateway is closing).
-   */
-  readonly keepAliveTimeoutMs: number;
-  /**
-   * How often Node checks the headers and request timeouts. Node's 30 s default would let a slow
-   * client overstay `headersTimeoutMs` by up to 30 s; one pass over the open connections a second
-   * is cheap at `connectionsMax`.
-   */
-  readonly timeoutsCheckIntervalMs: number;
-  /**
-   * Header lines kept per request (Node drops the rest; its default is 2,000). The gateway reads
-   * half a dozen; 100 leaves room for proxies and tracing. Their bytes are bounded separately by
-   * `headerBytesMax`.
-   */
-  readonly headersCountMax: number;
-  /** Bytes of the request line and headers together; more is answered 431. Node's default, named. */
-  readonly headerBytesMax: number;
-  /**
-   * Open connections; Node closes any beyond it at once. Derived as every proposal and stream the
-   * gateway admits (`inflightProposalsMax` + `streamsMax`) plus `OTHER_CONNECTIONS_MAX` for reads,
-   * probes, scrapes and idle keep-alive connections, so that the gateway's own 503s are reached
-   * before connections are dropped.
-   */
-  readonly connectionsMax: number;
-}
-
-/** Added to `proposalTimeoutMs` for `requestTimeoutMs`. */
-const REQUEST_TIMEOUT_MARGIN_MS = 5_000;
-/** Connections beyond admitted proposals and streams (see `connectionsMax`). */
-const OTHER_CONNECTIONS_MAX = 1_000;
-
 /**
- * The server limits for a gateway running with `limits`, with `overrides` (tests shorten the
- * timeouts) over the defaults. The result is frozen.
- */
-export function gatewayServerLimits(
-  limits: Pick<GatewayLimits, "proposalTimeoutMs" | "inflightProposalsMax" | "streamsMax">,
-  overrides: Partial<GatewayServerLimits> = {},
-): GatewayServerLimits {
-  const headersTimeoutMs = overrides.headersTimeoutMs ?? 10_000;
-  return Object.freeze({
-    headersTimeoutMs,
-    requestTimeoutMs: Math.max(headersTimeoutMs, limits.proposalTimeoutMs + REQUEST_TIMEOUT_MARGIN_MS),
-    keepAliveTimeoutMs: 5_000,
-    timeoutsCheckIntervalMs: 1_000,
-    headersCountMax: 100,
-    headerBytesMax: 16_384,
-    connectionsMax: limits.inflightProposalsMax + limits.streamsMax + OTHER_CONNECTIONS_MAX,
-    ...overrides,
-  });
-}
-
-/**
- * Creates (does not start) a Node HTTP server for `app` with `limits`. Throws when
- * `headersTimeoutMs` exceeds `requestTimeoutMs`.
+ * Creates (does not start) a Node HTTP server for `app` with `limits`, whose own error answers
+ * are problems (see `answerClientError`). Throws when `headersTimeoutMs` exceeds
+ * `requestTimeoutMs`.
  */
 export function createLimitedServer(app: Express, limits: GatewayServerLimits): Server {
   const server = createServer(
@@ -105,5 +30,57 @@ export function createLimitedServer(app: Express, limits: GatewayServerLimits): 
   );
   server.maxHeadersCount = limits.headersCountMax;
   server.maxConnections = limits.connectionsMax;
+  server.on("clientError", answerClientError);
   return server;
+}
+
+/** The socket of a connection Node failed to read a request from, with its in-flight answer. */
+interface ClientSocket extends Duplex {
+  /** Node's: the response being written on this connection, if any (`_httpMessage`). */
+  readonly _httpMessage?: { readonly headersSent?: boolean } | null;
+}
+
+/**
+ * The `clientError` listener: answers the error as a problem, with the status Node itself would
+ * have used (408 for a headers or request timeout, 431 for headers over the limit, 413 for chunk
+ * extensions over Node's limit, 400 for anything it could not parse), then destroys the socket.
+ * Like Node's own answer it writes only while the socket is writable and no response has begun
+ * on it: bytes after a started answer would corrupt it for the client.
+ */
+function answerClientError(error: NodeJS.ErrnoException, socket: ClientSocket): void {
+  if (socket.writable && socket._httpMessage?.headersSent !== true) {
+    socket.write(rawProblemResponse(clientErrorProblem(error.code)));
+  }
+  socket.destroy();
+}
+
+function clientErrorProblem(code: string | undefined): HttpProblem {
+  switch (code) {
+    case "ERR_HTTP_REQUEST_TIMEOUT":
+      return new HttpProblem("requestTimeout", "The request did not arrive in time");
+    case "HPE_HEADER_OVERFLOW":
+      return new HttpProblem("headersTooLarge", "The request line and headers are larger than the limit");
+    case "HPE_CHUNK_EXTENSIONS_OVERFLOW":
+      return new HttpProblem("payloadTooLarge", "The chunk extensions are larger than the limit");
+    default:
+      return new HttpProblem("badRequest", "The request is not valid HTTP/1.1");
+  }
+}
+
+/**
+ * A complete HTTP/1.1 answer carrying `problem`, with the headers every problem of the gateway
+ * carries, and `Connection: close`: the connection is unusable once a request failed to parse.
+ */
+function rawProblemResponse(problem: HttpProblem): string {
+  const body = problemBody(problem);
+  return [
+    `HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status] ?? ""}`,
+    `Content-Type: ${PROBLEM_CONTENT_TYPE}`,
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    "Cache-Control: no-store",
+    "X-Content-Type-Options: nosniff",
+    "Connection: close",
+    "",
+    body,
+  ].join("\r\n");
 }

@@ -14,13 +14,20 @@ export const PROBLEMS = {
   invalidIdempotencyKey: { status: 400, title: "Invalid Idempotency-Key header" },
   invalidParameter: { status: 400, title: "Invalid parameter" },
   malformedUri: { status: 400, title: "Malformed URI" },
+  badRequest: { status: 400, title: "Bad request" },
+  unauthorized: { status: 401, title: "Authentication required" },
+  invalidToken: { status: 401, title: "Invalid token" },
+  insufficientScope: { status: 403, title: "Insufficient scope" },
   routeNotFound: { status: 404, title: "Not found" },
   entryNotFound: { status: 404, title: "Log entry not decided" },
   methodNotAllowed: { status: 405, title: "Method not allowed" },
+  requestTimeout: { status: 408, title: "Request timeout" },
   idempotencyKeyInFlight: { status: 409, title: "Request with this Idempotency-Key is in flight" },
   payloadTooLarge: { status: 413, title: "Payload too large" },
   unsupportedMediaType: { status: 415, title: "Unsupported media type" },
   idempotencyKeyReused: { status: 422, title: "Idempotency-Key reused with a different value" },
+  tooManyRequests: { status: 429, title: "Too many requests" },
+  headersTooLarge: { status: 431, title: "Request header fields too large" },
   internal: { status: 500, title: "Internal error" },
   unavailable: { status: 503, title: "Service unavailable" },
   outcomeUnknown: { status: 504, title: "Timed out; outcome unknown" },
@@ -65,17 +72,22 @@ export function problemType(code: ProblemCode): string {
   return `urn:paxos:problem:${code}`;
 }
 
-/**
- * Answers `res` with the problem. The caller must not have sent headers yet. Extension members
- * never override the standard ones.
- */
-export function sendProblem(res: Response, problem: HttpProblem): void {
+/** The media type of every error answer. */
+export const PROBLEM_CONTENT_TYPE = "application/problem+json; charset=utf-8";
+
+/** The JSON body of the problem. Extension members never override the standard ones. */
+export function problemBody(problem: HttpProblem): string {
   const { status, title } = PROBLEMS[problem.code];
-  for (const [name, value] of Object.entries(problem.headers)) res.setHeader(name, value);
-  res.status(status);
-  res.setHeader("Content-Type", "application/problem+json; charset=utf-8");
-  res.setHeader("Cache-Control", "no-store");
   const standard = { type: problemType(problem.code), title, status, detail: problem.detail };
   const extensions = Object.entries(problem.extensions).filter(([name]) => !Object.hasOwn(standard, name));
-  res.send(JSON.stringify({ ...standard, ...Object.fromEntries(extensions) }));
+  return JSON.stringify({ ...standard, ...Object.fromEntries(extensions) });
+}
+
+/** Answers `res` with the problem. The caller must not have sent headers yet. */
+export function sendProblem(res: Response, problem: HttpProblem): void {
+  for (const [name, value] of Object.entries(problem.headers)) res.setHeader(name, value);
+  res.status(problem.status);
+  res.setHeader("Content-Type", PROBLEM_CONTENT_TYPE);
+  res.setHeader("Cache-Control", "no-store");
+  res.send(problemBody(problem));
 }

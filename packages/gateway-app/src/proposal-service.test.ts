@@ -91,7 +91,7 @@ type Outcome = { readonly atMs: number } & (
 /** Submits, and records when and how the submission settles (read `outcome.current`). */
 function submit(service: ProposalService, requestId: string, signal = new AbortController().signal) {
   const outcome: { current: Outcome | null } = { current: null };
-  void service.submit({ requestId, value: "v", keyed: false }, signal).then(
+  void service.submit({ requestId, value: "v", idempotencyKey: null }, signal).then(
     (result) => (outcome.current = { atMs: Date.now(), ok: true, result }),
     (error: unknown) => {
       if (!(error instanceof HttpProblem)) throw error;

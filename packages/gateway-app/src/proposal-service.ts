@@ -9,11 +9,21 @@ import type { KnownLeader, LeaderTracker } from "./leader-tracker.ts";
 import { HttpProblem } from "./problem.ts";
 import { sameJson } from "./same-json.ts";
 
-/** One validated proposal. `keyed`: the request id is the client's Idempotency-Key. */
+/** One validated proposal. */
 export interface Proposal {
+  /**
+   * The id the log knows the request by: random for a request without an Idempotency-Key, else
+   * derived from the client and its key (`scopedRequestId`), so that keys never cross clients.
+   */
   readonly requestId: string;
   readonly value: JsonValue;
-  readonly keyed: boolean;
+  /** The client's Idempotency-Key, or null. Answers show it in place of the derived request id. */
+  readonly idempotencyKey: string | null;
+}
+
+/** The request id answers show the client: its own Idempotency-Key when it sent one. */
+export function shownRequestId(proposal: Proposal): string {
+  return proposal.idempotencyKey ?? proposal.requestId;
 }
 
 /** How a proposal ended well: decided now (`replayed` false) or decided before (true). */
@@ -117,7 +127,7 @@ export class ProposalService {
    */
   async submit(proposal: Proposal, signal: AbortSignal): Promise<ProposalResult> {
     const { requestId } = proposal;
-    const extensions = { requestId };
+    const extensions = { requestId: shownRequestId(proposal) };
     if (requestBytes({ id: requestId, payload: proposal.value }) > this.#limits.requestBytesMax) {
       this.#metrics.proposals.inc({ outcome: "tooLarge" });
       throw new HttpProblem("payloadTooLarge", `The proposal exceeds ${this.#limits.requestBytesMax} bytes`);
@@ -130,7 +140,7 @@ export class ProposalService {
     }
     if (this.#inflight.size >= this.#limits.inflightProposalsMax) {
       this.#metrics.proposals.inc({ outcome: "unavailable" });
-      throw this.#unavailable("The gateway is waiting on too many proposals", requestId);
+      throw this.#unavailable("The gateway is waiting on too many proposals", proposal);
     }
     // Marked in flight before the first await, so two concurrent requests cannot both pass.
     this.#inflight.add(requestId);
@@ -151,7 +161,7 @@ export class ProposalService {
   async #run(proposal: Proposal, signal: AbortSignal): Promise<ProposalResult> {
     const deadlineMs = Date.now() + this.#limits.proposalTimeoutMs;
     const { requestId } = proposal;
-    if (proposal.keyed) {
+    if (proposal.idempotencyKey !== null) {
       // A key decided before (perhaps through another gateway, or before a restart) is answered
       // from the log without proposing again.
       const found = await this.#cluster.lookup(requestId);
@@ -168,17 +178,17 @@ export class ProposalService {
       if (event !== null) return await this.#settle(proposal, event);
       if (!sent.mayBeQueued) {
         const why = signal.aborted ? "the client went away or the gateway is stopping" : sent.lastRefusal;
-        throw this.#unavailable(`No proposer took the proposal: ${why}`, requestId);
+        throw this.#unavailable(`No proposer took the proposal: ${why}`, proposal);
       }
       if (signal.aborted) {
         throw new HttpProblem("outcomeUnknown", "Stopped waiting: the client went away or the gateway is stopping", {
-          extensions: { requestId },
+          extensions: { requestId: shownRequestId(proposal) },
         });
       }
       throw new HttpProblem(
         "outcomeUnknown",
         "The proposal was sent but not decided in time; it may still be decided. Retry with the same Idempotency-Key to learn the outcome.",
-        { extensions: { requestId } },
+        { extensions: { requestId: shownRequestId(proposal) } },
       );
     } finally {
       waiter.cancel();
@@ -331,11 +341,11 @@ export class ProposalService {
         : (await this.#cluster.lookup(proposal.requestId)).result;
     if (entry === null) {
       throw new HttpProblem("outcomeUnknown", "The proposal was decided but its entry could not be read back in time", {
-        extensions: { requestId: proposal.requestId, index: event.index },
+        extensions: { requestId: shownRequestId(proposal), index: event.index },
       });
     }
     // Without a client key nobody can have proposed this id before: this is our own first decision.
-    return this.#compare(proposal, entry, proposal.keyed);
+    return this.#compare(proposal, entry, proposal.idempotencyKey !== null);
   }
 
   /** Same value: the entry (replayed or not); another value under the same key: 422. */
@@ -344,7 +354,7 @@ export class ProposalService {
       throw new HttpProblem(
         "idempotencyKeyReused",
         `This Idempotency-Key was decided at index ${entry.index} with a different value`,
-        { extensions: { requestId: proposal.requestId, index: entry.index } },
+        { extensions: { requestId: shownRequestId(proposal), index: entry.index } },
       );
     }
     return { replayed, entry };
@@ -373,10 +383,10 @@ export class ProposalService {
     return nominalMs / 2 + (this.#random() * nominalMs) / 2;
   }
 
-  #unavailable(detail: string, requestId: string): HttpProblem {
+  #unavailable(detail: string, proposal: Proposal): HttpProblem {
     return new HttpProblem("unavailable", detail, {
       headers: { "Retry-After": String(this.#limits.retryAfterSeconds) },
-      extensions: { requestId },
+      extensions: { requestId: shownRequestId(proposal) },
     });
   }
 }

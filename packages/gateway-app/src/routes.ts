@@ -3,14 +3,16 @@ import { randomUUID } from "node:crypto";
 import express, { type RequestHandler, type Router } from "express";
 import type { Registry } from "prom-client";
 import type { AcceptorStatusBoard } from "./acceptor-view.ts";
+import { clientOf } from "./authentication.ts";
 import type { ClusterPort, LogEntryView } from "./cluster-port.ts";
 import type { GatewayLimits } from "./gateway-limits.ts";
 import type { GatewayMetrics } from "./gateway-metrics.ts";
 import { methodNotAllowed } from "./http-errors.ts";
+import { scopedRequestId } from "./idempotency-scope.ts";
 import type { LeaderTracker } from "./leader-tracker.ts";
 import { type LogStreamHandle, startLogStream } from "./log-stream.ts";
 import { HttpProblem } from "./problem.ts";
-import type { ProposalService } from "./proposal-service.ts";
+import { type Proposal, type ProposalService, shownRequestId } from "./proposal-service.ts";
 import {
   isJsonContentType,
   parseIdempotencyKey,
@@ -49,13 +51,19 @@ export function gatewayRouter(ctx: RouteContext): Router {
       // Everything is validated before anything is sent: a refused request proposes nothing.
       const key = parseIdempotencyKey(req.get("Idempotency-Key"));
       const body = parseProposalBody(req.body, limits.valueDepthMax);
-      const proposal = { requestId: key ?? randomUUID(), value: body.value, keyed: key !== undefined };
+      const client = clientOf(req);
+      // authenticate lets no POST through without a client (none of them is an open path).
+      if (client === null) throw new Error("a POST reached its route without an authenticated client");
+      const proposal: Proposal =
+        key === undefined
+          ? { requestId: randomUUID(), value: body.value, idempotencyKey: null }
+          : { requestId: scopedRequestId(client.clientId, key), value: body.value, idempotencyKey: key };
       const gone = new AbortController();
       res.once("close", () => gone.abort());
       const result = await ctx.proposals.submit(proposal, AbortSignal.any([gone.signal, ctx.closing]));
       if (result.replayed) res.setHeader("Idempotent-Replayed", "true");
       res.setHeader("Location", `/v1/log/${result.entry.index}`);
-      res.status(result.replayed ? 200 : 201).json(entryBody(result.entry));
+      res.status(result.replayed ? 200 : 201).json({ ...entryBody(result.entry), requestId: shownRequestId(proposal) });
     })
     .all(methodNotAllowed(["POST"]));
 

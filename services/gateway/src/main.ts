@@ -1,10 +1,10 @@
-// The gateway process: the REST API of DESIGN.md over NATS. Thin wiring only: config → NATS →
-// gateway app (@paxos/gateway-app) → HTTP server → signals. The REST port also serves /healthz,
+// The gateway process: the REST API of DESIGN.md over NATS. Thin wiring only: config →
+// authentication (tokens or keys) → NATS → gateway app (@paxos/gateway-app) → HTTP server → signals. The REST port also serves /healthz,
 // /readyz and /metrics, so the gateway needs no separate admin server.
 import { randomBytes } from "node:crypto";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createGatewayApp } from "@paxos/gateway-app";
+import { AuthSetupError, createGatewayApp, type GatewayAuth, loadGatewayAuth } from "@paxos/gateway-app";
 import {
   connectBusOrExit,
   createLogger,
@@ -26,7 +26,18 @@ installFatalHandlers(logger);
 const registry = createRegistry();
 const tracing = startProcessTracing({ role: "gateway", instanceId: gatewayId, cluster: config.cluster, logger });
 
-const bus = await connectBusOrExit(logger, registry, config.natsUrl, (connection) =>
+// Before NATS: a tokens or key file that cannot be read is a configuration error, found at once.
+let auth: GatewayAuth;
+try {
+  auth = await loadGatewayAuth(config.auth, logger);
+} catch (error) {
+  if (!(error instanceof AuthSetupError)) throw error;
+  logger.fatal({ problems: error.problems }, "cannot set up authentication");
+  process.exit(EXIT_CODES.config);
+}
+logger.info({ auth: config.auth.mode }, "authentication set up");
+
+const bus = await connectBusOrExit(logger, registry, config.nats, (connection) =>
   NatsBus.connect({ ...connection, name: gatewayId }),
 );
 
@@ -35,7 +46,12 @@ const gateway = createGatewayApp({
   bus: tracing.traceBus(bus, subjects),
   subjects,
   acceptorIds: config.acceptorIds,
-  limits: { proposalTimeoutMs: config.proposalTimeoutMs },
+  auth,
+  limits: {
+    proposalTimeoutMs: config.proposalTimeoutMs,
+    rateLimitRequestsMax: config.rateLimitRequestsMax,
+    rateLimitWindowMs: config.rateLimitWindowMs,
+  },
   registry,
   connected: () => bus.isConnected,
   logger,
@@ -44,7 +60,6 @@ const gateway = createGatewayApp({
 let server: Server;
 try {
   // With the gateway's limits against slow clients (headers, request and keep-alive timeouts).
-  // The default host stays 0.0.0.0: the deployment files rely on it.
   server = await gateway.listen(config.httpPort, config.httpHost);
 } catch (error) {
   logger.fatal({ err: error, port: config.httpPort, host: config.httpHost }, "cannot listen");

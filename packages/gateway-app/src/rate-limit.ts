@@ -1,0 +1,58 @@
+import type { RequestHandler } from "express";
+import { type AugmentedRequest, ipKeyGenerator, rateLimit } from "express-rate-limit";
+import type { Logger } from "pino";
+import { clientOf } from "./authentication.ts";
+import type { GatewayLimits } from "./gateway-limits.ts";
+import { HttpProblem } from "./problem.ts";
+
+/*
+ * Requests per client, with express-rate-limit: at most `rateLimitRequestsMax` per fixed window of
+ * `rateLimitWindowMs`, counted per authenticated client id, or per IP address (IPv6 per /56) for
+ * the requests that carry no identity (open API paths, and every request with PAXOS_AUTH=none).
+ * One client's flood therefore never limits another client. Over the limit: 429 problem with
+ * `Retry-After` (seconds to the window's end) and the standard `RateLimit` and `RateLimit-Policy`
+ * headers (IETF draft-8) on every limited path.
+ *
+ * Its MemoryStore holds two maps, the clients seen in this window and the last: each window it
+ * drops the older one, so it holds only the clients of the last two windows, not every client
+ * ever seen. Counts are per gateway process: N gateways admit up to N times the limit.
+ */
+
+/** Never limited: orchestrators probe and Prometheus scrapes on their own schedule. */
+const UNLIMITED_PATHS: ReadonlySet<string> = new Set(["/healthz", "/readyz", "/metrics"]);
+
+/**
+ * The rate-limiting middleware for `limits`, mounted after `authenticate` (it counts by the
+ * authenticated client); a pass-through when `rateLimitRequestsMax` is 0. Its warnings (such as
+ * a misconfigured proxy) go to `logger`.
+ */
+export function clientRateLimit(limits: GatewayLimits, logger: Logger): RequestHandler {
+  if (limits.rateLimitRequestsMax === 0) return (_req, _res, next) => next();
+  return rateLimit({
+    windowMs: limits.rateLimitWindowMs,
+    limit: limits.rateLimitRequestsMax,
+    standardHeaders: "draft-8",
+    legacyHeaders: false,
+    skip: (req) => UNLIMITED_PATHS.has(req.path),
+    keyGenerator: (req) => {
+      const client = clientOf(req);
+      if (client?.authenticated === true) return `client:${client.clientId}`;
+      return `ip:${ipKeyGenerator(req.ip ?? "unknown")}`;
+    },
+    handler: (req, _res, next) => {
+      const resetTime = (req as AugmentedRequest)["rateLimit"]?.resetTime;
+      const retryAfterSeconds = Math.max(1, Math.ceil(((resetTime?.getTime() ?? Date.now()) - Date.now()) / 1_000));
+      next(
+        new HttpProblem(
+          "tooManyRequests",
+          `More than ${limits.rateLimitRequestsMax} requests in ${limits.rateLimitWindowMs} ms; retry after ${retryAfterSeconds} s`,
+          { headers: { "Retry-After": String(retryAfterSeconds) } },
+        ),
+      );
+    },
+    logger: {
+      warn: (error, message) => logger.warn({ err: error }, message ?? "rate limiter warning"),
+      error: (error, message) => logger.error({ err: error }, message ?? "rate limiter error"),
+    },
+  });
+}
