@@ -96,7 +96,7 @@ export async function measureRow(plan: RowPlan): Promise<RowMeasurement> {
       {
         method: request.method,
         path: request.path,
-        headers: request.headers,
+        headers: { ...request.headers, ...system.requestHeaders },
         body: request.body,
         status: request.expectedStatus,
       },
@@ -114,7 +114,7 @@ export async function measureRow(plan: RowPlan): Promise<RowMeasurement> {
     const load = {
       url: `${system.baseUrl}${request.path}`,
       method: request.method,
-      headers: request.headers,
+      headers: { ...request.headers, ...system.requestHeaders },
       body: request.body,
       expectedStatus: request.expectedStatus,
       connections: plan.connections,

@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
-import { closeSync, openSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { closeSync, openSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { BenchError } from "./bench-errors.ts";
@@ -45,6 +46,10 @@ export function startPaxosCluster(options: PaxosClusterOptions): SystemUnderTest
     PAXOS_HTTP_PORT: String(options.httpPort),
     PAXOS_LOCAL_DATA: options.dataRoot,
   });
+
+  // The launcher keeps an API token it finds in the data folder: the bench's own, which it sends.
+  const token = randomBytes(32).toString("base64url");
+  writeFileSync(join(options.dataRoot, "api-token"), `${token}\n`, { mode: 0o600 });
 
   const logFd = openSync(options.logPath, "a");
   const child = spawn(process.execPath, [join(options.repoRoot, "services", "cluster", "src", "main.ts")], {
@@ -126,6 +131,7 @@ export function startPaxosCluster(options: PaxosClusterOptions): SystemUnderTest
 
   const system: SystemUnderTest = {
     description: `cluster (launcher pid ${pid}, gateway port ${options.httpPort})`,
+    requestHeaders: { authorization: `Bearer ${token}` },
     baseUrl: `http://127.0.0.1:${options.httpPort}`,
     rootPid: pid,
     logPath: options.logPath,

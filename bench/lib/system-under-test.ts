@@ -20,6 +20,8 @@ export interface SystemUnderTest {
   readonly description: string;
   /** Where its HTTP API listens, e.g. http://127.0.0.1:41234. */
   readonly baseUrl: string;
+  /** Headers every request to it carries, such as its API token. */
+  readonly requestHeaders: Readonly<Record<string, string>>;
   /** The process whose tree (it and every descendant) is the system, for CPU accounting. */
   readonly rootPid: number;
   /** Where its output goes, to name in error messages. */

@@ -2,7 +2,7 @@
 // child process, says it runs embedded, prints the gateway URL and a curl once ready, accepts a
 // proposal over HTTP, refuses a second launcher on the same data folder, stops cleanly on SIGTERM,
 // and a second start reuses the data folder so the log survives.
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -26,10 +26,20 @@ describe("npm start, embedded", () => {
     await first.waitForLine(/EMBEDDED MODE \(PAXOS_EMBEDDED=1\)/, 10_000);
     await first.waitForLine(/Paxos cluster ready/, 15_000);
     await first.waitForLine(/curl -sS -X POST http:\/\/127\.0\.0\.1:\d+\/v1\/proposals/, 1_000);
-    expect(first.lines.join("\n")).toContain(`curl -sS -X POST ${url}/v1/proposals`);
-    const created = await fetch(`${url}/v1/proposals`, {
+    const token = (await readFile(join(dataDir, "api-token"), "utf8")).trim();
+    const authorization = `Bearer ${token}`;
+    expect(first.lines.join("\n")).toContain(
+      `curl -sS -X POST ${url}/v1/proposals -H "authorization: Bearer $(cat ${dataDir}/api-token)"`,
+    );
+    const anonymous = await fetch(`${url}/v1/proposals`, {
       method: "POST",
       headers: { "content-type": "application/json" },
+      body: JSON.stringify({ value: "anonymous" }),
+    });
+    expect(anonymous.status).toBe(401);
+    const created = await fetch(`${url}/v1/proposals`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization },
       body: JSON.stringify({ value: "hello" }),
     });
     expect(created.status).toBe(201);
@@ -44,10 +54,13 @@ describe("npm start, embedded", () => {
 
     const second = startNode("npm start (2nd)", "services/cluster/src/main.ts", env, true);
     await second.waitForLine(/Paxos cluster ready/, 15_000);
-    expect(await getJson(`${url}/v1/log/0`)).toMatchObject({ status: 200, body: { index: 0, value: "hello" } });
+    expect(await getJson(`${url}/v1/log/0`, 2_000, token)).toMatchObject({
+      status: 200,
+      body: { index: 0, value: "hello" },
+    });
     const next = await fetch(`${url}/v1/proposals`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", authorization },
       body: JSON.stringify({ value: "again" }),
     });
     expect(await next.json()).toMatchObject({ index: 1, value: "again" });

@@ -32,7 +32,7 @@ const tracing = startProcessTracing({
   logger,
 });
 
-const bus = await connectBusOrExit(logger, registry, config.natsUrl, (connection) =>
+const bus = await connectBusOrExit(logger, registry, config.nats, (connection) =>
   NatsBus.connect({ ...connection, name: `acceptor-${config.acceptorId}` }),
 );
 

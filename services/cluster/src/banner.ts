@@ -1,9 +1,11 @@
 import type { PrometheusStatus } from "./local-prometheus.ts";
 
 /**
- * What `npm start` prints once the gateway answers /readyz: where it is, a request to paste,
- * where each process's admin endpoints are, and where its Prometheus is (or why there is none,
- * or how to have one; `prometheus` null: the mode offers none).
+ * What `npm start` prints once the gateway answers /readyz: where it is, requests to paste (with
+ * the bearer token from `tokenFile`),
+ * how its servers are guarded (`security`: whole lines, empty when there are no servers), where
+ * each process's admin endpoints are, and where its Prometheus is (or why there is none, or how
+ * to have one; `prometheus` null: the mode offers none).
  */
 export function printReady(
   print: (line: string) => void,
@@ -11,19 +13,23 @@ export function printReady(
   mode: string,
   admin: readonly { readonly name: string; readonly port: number }[],
   prometheus: PrometheusStatus | null,
+  security: readonly string[],
+  tokenFile: string,
 ): void {
+  const auth = `-H "authorization: Bearer $(cat ${tokenFile})"`;
   const lines = [
     "",
     `Paxos cluster ready (${mode}).`,
-    `  Gateway: ${gatewayUrl}`,
+    `  Gateway: ${gatewayUrl} (clients send a bearer token: client "dev"'s is in ${tokenFile})`,
     "",
     "  Propose a value:",
-    `    curl -sS -X POST ${gatewayUrl}/v1/proposals -H 'content-type: application/json' -d '{"value":"hello"}'`,
+    `    curl -sS -X POST ${gatewayUrl}/v1/proposals ${auth} -H 'content-type: application/json' -d '{"value":"hello"}'`,
     "  Read the log:",
-    `    curl -sS '${gatewayUrl}/v1/log?from=0&limit=10'`,
+    `    curl -sS ${auth} '${gatewayUrl}/v1/log?from=0&limit=10'`,
     "  Cluster state:",
-    `    curl -sS ${gatewayUrl}/v1/cluster`,
+    `    curl -sS ${auth} ${gatewayUrl}/v1/cluster`,
   ];
+  if (security.length > 0) lines.push("", ...security);
   if (admin.length > 0) {
     lines.push("", "  Admin endpoints (/healthz /readyz /metrics):");
     for (const { name, port } of admin) lines.push(`    ${name.padEnd(12)} http://127.0.0.1:${port}`);

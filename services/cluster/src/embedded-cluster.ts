@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { MemoryBus } from "@paxos/embedded";
-import { createGatewayApp } from "@paxos/gateway-app";
+import { createGatewayApp, loadGatewayAuth } from "@paxos/gateway-app";
 import {
   createLogger,
   createRegistry,
@@ -20,6 +20,7 @@ import { FileAcceptorStore, FileLearnerStore, type StoreLogger } from "@paxos/st
 import { Subjects } from "@paxos/wire";
 import type { LevelWithSilent } from "pino";
 import { printReady } from "./banner.ts";
+import { localApiToken } from "./api-token.ts";
 import { LineFormatter } from "./log-lines.ts";
 import { httpOk, waitFor } from "./net-probes.ts";
 import { waitForSignal } from "./signals.ts";
@@ -95,11 +96,18 @@ export async function runEmbeddedCluster(
     for (const name of TOPOLOGY.proposerNames) {
       roles.push(startProposerRole(context("proposer", name), newProposerId(name)));
     }
+    // The data folder's own token, the same as local mode's: one token whichever mode runs.
+    const apiToken = await localApiToken(config.dataRoot);
+    const gatewayLogger = loggerFor("gateway", "gw");
     gateway = createGatewayApp({
       bus,
       subjects,
       acceptorIds: TOPOLOGY.acceptorIds,
-      logger: loggerFor("gateway", "gw"),
+      logger: gatewayLogger,
+      auth: await loadGatewayAuth(
+        { mode: "tokens", tokens: { kind: "file", path: apiToken.tokensFile }, openPaths: ["/metrics"] },
+        gatewayLogger,
+      ),
     });
     server = await gateway.listen(config.httpPort, "127.0.0.1");
 
@@ -113,7 +121,8 @@ export async function runEmbeddedCluster(
       ),
       stopped.then(() => "stopping"),
     ]);
-    if (ready === null) printReady(print, gatewayUrl, `EMBEDDED, data in ${dataRoot}`, [], null);
+    if (ready === null)
+      printReady(print, gatewayUrl, `EMBEDDED, data in ${dataRoot}`, [], null, [], apiToken.tokenFile);
     await stopped;
     return await stopEverything();
   } catch (error) {

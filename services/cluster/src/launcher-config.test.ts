@@ -1,6 +1,7 @@
-// The `npm start` launcher's settings: defaults, the optional NATS_URL and REDIS_URLS (one URL per
-// acceptor), a fixed HTTP port, and the optional Prometheus, read from a plain object standing in
-// for the environment.
+// The `npm start` launcher's settings: defaults, the optional NATS_URL (with how the services log
+// in to it) and REDIS_URLS (one URL per acceptor), a fixed HTTP port, and the optional Prometheus,
+// read from a plain object standing in for the environment.
+import { resolve } from "node:path";
 import { ConfigError } from "@paxos/host";
 import { describe, expect, it } from "vitest";
 import { launcherConfig } from "./launcher-config.ts";
@@ -23,6 +24,7 @@ describe("launcherConfig", () => {
       logLevel: "info",
       forceEmbedded: false,
       natsUrl: null,
+      externalNatsAuth: null,
       redisUrls: null,
       initExternalRedis: false,
       dataRoot: "/repo/.data",
@@ -43,6 +45,7 @@ describe("launcherConfig", () => {
     const config = launcherConfig(
       {
         NATS_URL: "nats://127.0.0.1:4333",
+        PAXOS_NATS_CREDENTIALS_DIR: "secrets/nats",
         REDIS_URLS: "redis://h:1, redis://h:2 ,rediss://h:3",
         PAXOS_ACCEPTOR_INIT: "1",
         PAXOS_LOCAL_DATA: "data",
@@ -50,6 +53,8 @@ describe("launcherConfig", () => {
       "/repo",
     );
     expect(config.natsUrl).toBe("nats://127.0.0.1:4333");
+    // Resolved against the working directory, as PAXOS_LOCAL_DATA is.
+    expect(config.externalNatsAuth).toEqual({ kind: "passwordFiles", dir: resolve("secrets/nats") });
     expect(config.redisUrls).toEqual(["redis://h:1", "redis://h:2", "rediss://h:3"]);
     expect(config.initExternalRedis).toBe(true);
     expect(config.dataRoot).toMatch(/\/data$/);
@@ -72,6 +77,27 @@ describe("launcherConfig", () => {
       "REDIS_URLS must list 3 URLs, one per acceptor (a1, a2, a3)",
       'PAXOS_PROMETHEUS must be 1 or 0 (got "yes")',
       'PAXOS_PROMETHEUS_PORT must be a port number 0..65535 (got "90900")',
+    ]);
+  });
+
+  it("wants to be told how the services log in to a given NATS, and never assumes anonymous", () => {
+    const nats = { NATS_URL: "nats://127.0.0.1:4333" };
+    expect(problemsOf(nats)).toEqual([
+      expect.stringMatching(/^NATS_URL needs PAXOS_NATS_CREDENTIALS_DIR: .*gateway-g1/),
+    ]);
+    expect(launcherConfig({ ...nats, PAXOS_DEV_NATS_ANONYMOUS: "1" }, "/repo").externalNatsAuth).toEqual({
+      kind: "anonymous",
+    });
+    expect(problemsOf({ ...nats, PAXOS_DEV_NATS_ANONYMOUS: "1", PAXOS_NATS_CREDENTIALS_DIR: "/s" })).toEqual([
+      "PAXOS_NATS_CREDENTIALS_DIR and PAXOS_DEV_NATS_ANONYMOUS=1 are both set; set one",
+    ]);
+    // The embedded cluster has no NATS at all.
+    expect(launcherConfig({ ...nats, PAXOS_EMBEDDED: "1" }, "/repo").externalNatsAuth).toBeNull();
+  });
+
+  it("refuses NATS login settings without NATS_URL: its own nats-server has its own users", () => {
+    expect(problemsOf({ PAXOS_DEV_NATS_ANONYMOUS: "1" })).toEqual([
+      expect.stringMatching(/^PAXOS_DEV_NATS_ANONYMOUS applies only with NATS_URL/),
     ]);
   });
 });

@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
-import { envVar, readEnv } from "@paxos/host";
-import { type LauncherConfig, TOPOLOGY } from "./topology.ts";
+import { ConfigError, envVar, readEnv } from "@paxos/host";
+import { clusterUser } from "@paxos/wire";
+import { clusterIdentities, type ExternalNatsAuth, type LauncherConfig, TOPOLOGY } from "./topology.ts";
 
 /** Reads the launcher's settings; throws ConfigError naming every bad variable. */
 export function launcherConfig(env: NodeJS.ProcessEnv, repoRoot: string): LauncherConfig {
@@ -16,6 +17,9 @@ export function launcherConfig(env: NodeJS.ProcessEnv, repoRoot: string): Launch
       PAXOS_EMBEDDED: envVar.flag().default(false),
       // Unset: start a nats-server.
       NATS_URL: envVar.url(["nats", "tls"]).nullable().default(null),
+      // With NATS_URL, one of these two says how the services log in to it.
+      PAXOS_NATS_CREDENTIALS_DIR: envVar.text().nullable().default(null),
+      PAXOS_DEV_NATS_ANONYMOUS: envVar.flag().default(false),
       // Unset: start one redis-server per acceptor. Set: one URL per acceptor, in acceptor order.
       REDIS_URLS: envVar
         .urlList(["redis", "rediss"])
@@ -38,6 +42,11 @@ export function launcherConfig(env: NodeJS.ProcessEnv, repoRoot: string): Launch
     logLevel: values.LOG_LEVEL,
     forceEmbedded: values.PAXOS_EMBEDDED,
     natsUrl: values.NATS_URL,
+    externalNatsAuth: externalNatsAuth(
+      values.NATS_URL !== null && !values.PAXOS_EMBEDDED,
+      values.PAXOS_NATS_CREDENTIALS_DIR,
+      values.PAXOS_DEV_NATS_ANONYMOUS,
+    ),
     redisUrls: values.REDIS_URLS,
     initExternalRedis: values.PAXOS_ACCEPTOR_INIT,
     dataRoot: resolve(values.PAXOS_LOCAL_DATA),
@@ -45,4 +54,39 @@ export function launcherConfig(env: NodeJS.ProcessEnv, repoRoot: string): Launch
     prometheus: values.PAXOS_PROMETHEUS,
     prometheusPort: values.PAXOS_PROMETHEUS_PORT,
   };
+}
+
+/**
+ * How the services log in to a NATS given by NATS_URL. The launcher cannot give that server its
+ * users, so the operator says which: password files for every process's user, or (development
+ * only) none at all. Never a silent fallback to anonymous: a NATS anyone may reach lets anyone
+ * vote as an acceptor.
+ */
+function externalNatsAuth(
+  external: boolean,
+  credentialsDir: string | null,
+  anonymous: boolean,
+): ExternalNatsAuth | null {
+  if (!external) {
+    const given = [
+      ...(credentialsDir === null ? [] : ["PAXOS_NATS_CREDENTIALS_DIR"]),
+      ...(anonymous ? ["PAXOS_DEV_NATS_ANONYMOUS"] : []),
+    ];
+    if (given.length === 0) return null;
+    throw new ConfigError([
+      `${given.join(" and ")} applies only with NATS_URL: the nats-server npm start runs has its own users ` +
+        "and passwords. Unset it, or give NATS_URL.",
+    ]);
+  }
+  if (credentialsDir !== null && anonymous) {
+    throw new ConfigError(["PAXOS_NATS_CREDENTIALS_DIR and PAXOS_DEV_NATS_ANONYMOUS=1 are both set; set one"]);
+  }
+  if (credentialsDir !== null) return { kind: "passwordFiles", dir: resolve(credentialsDir) };
+  if (anonymous) return { kind: "anonymous" };
+  const users = clusterIdentities().map(({ role, id }) => clusterUser(role, id));
+  throw new ConfigError([
+    "NATS_URL needs PAXOS_NATS_CREDENTIALS_DIR: a folder with one password file per NATS user " +
+      `(${users.join(", ")}), as that server's authorization block knows them. For a development ` +
+      "NATS without authentication, set PAXOS_DEV_NATS_ANONYMOUS=1 instead.",
+  ]);
 }

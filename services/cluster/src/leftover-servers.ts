@@ -7,11 +7,17 @@ const SERVERS_FILE = "npm-start.servers.json";
 /** How long a leftover server gets to stop after SIGTERM before SIGKILL. */
 const LEFTOVER_STOP_MS = 5_000;
 
-/** A server the launcher started: its pid and what its command line shows (name and port). */
+/** A server the launcher started: its pid and what its command line shows. */
 export interface ServerRecord {
   readonly pid: number;
   readonly command: string;
   readonly port: number;
+  /**
+   * Text its command line shows besides `command`, to tell it from a process that reused the pid.
+   * Default: the port, which redis-server (in the title it sets) and prometheus show; nats-server
+   * started with `-c FILE` shows the file instead.
+   */
+  readonly commandLineShows?: string;
 }
 
 /**
@@ -36,7 +42,7 @@ export class ServerRegistry {
 
 /**
  * Stops the servers a previous launcher left running on `dataRoot` (it was killed before it could
- * stop them): each recorded pid whose command line still shows that server and port gets SIGTERM,
+ * stop them): each recorded pid whose command line still shows that server gets SIGTERM,
  * then SIGKILL. Two redis-servers on one AOF folder would corrupt it. Call after claiming the
  * data folder's lock, before starting servers.
  */
@@ -60,12 +66,12 @@ export async function stopLeftoverServers(dataRoot: string, say: (line: string) 
   rmSync(path, { force: true });
 }
 
-/** True when `record.pid` runs and its command line names the same server and port (not a reused pid). */
+/** True when `record.pid` runs and its command line names the same server (not a reused pid). */
 function stillRuns(record: ServerRecord): boolean {
   if (!Number.isSafeInteger(record.pid) || record.pid <= 0) return false;
   try {
     const commandLine = execFileSync("ps", ["-p", String(record.pid), "-o", "command="], { encoding: "utf8" });
-    return commandLine.includes(record.command) && commandLine.includes(String(record.port));
+    return commandLine.includes(record.command) && commandLine.includes(record.commandLineShows ?? String(record.port));
   } catch {
     return false;
   }

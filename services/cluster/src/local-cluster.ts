@@ -1,28 +1,39 @@
-import { existsSync } from "node:fs";
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { ScrapeTarget } from "@paxos/dashboards";
-import { requiredSettingsFlags } from "@paxos/store-redis";
+import { redactedUrl } from "@paxos/host";
+import { ClusterCredentials } from "@paxos/transport-nats";
+import { Subjects } from "@paxos/wire";
+import { localApiToken } from "./api-token.ts";
 import { printReady } from "./banner.ts";
 import { ServerRegistry, stopLeftoverServers } from "./leftover-servers.ts";
+import { localNatsPaths, startLocalNats } from "./local-nats.ts";
 import { startLocalPrometheus } from "./local-prometheus.ts";
-import { freePort, httpOk, natsReady, redisReady, waitFor } from "./net-probes.ts";
+import { externalRedises, localRedisSecurityLine, markInitialised, startLocalRedises } from "./local-redis.ts";
+import {
+  anonymousNatsWarning,
+  externalNatsLogin,
+  type NatsLogin,
+  natsSecurityLines,
+  ownNatsLogin,
+} from "./nats-login.ts";
+import { freePort, httpOk, waitFor } from "./net-probes.ts";
 import { type Child, type ChildExit, ProcessGroup } from "./process-group.ts";
 import { waitForSignal } from "./signals.ts";
-import { type LauncherConfig, TOPOLOGY } from "./topology.ts";
+import { clusterIdentities, type LauncherConfig, TOPOLOGY } from "./topology.ts";
 
 /** How long children get to stop after SIGTERM before SIGKILL. */
 const STOP_TIMEOUT_MS = 10_000;
-/** How long a server may take to answer after it is started. */
-const SERVER_READY_TIMEOUT_MS = 15_000;
-/** Written into an acceptor's Redis folder once that acceptor has initialised it and voted. */
-const INIT_MARKER = "paxos-acceptor-initialised";
 
 /**
  * Runs the cluster as separate processes on local servers: one nats-server, one redis-server per
  * acceptor (durable settings, data under `<dataRoot>/redis-<id>/`), then 3 acceptors, 2
  * proposers, 1 learner and the gateway, and with PAXOS_PROMETHEUS=1 a Prometheus that scrapes
  * them all. Prints the gateway's URL and a curl once it is ready.
+ * Secure by default: the nats-server admits only the cluster's processes, each as its own user
+ * with fresh random passwords and its role's permissions (local-nats.ts), and each redis-server
+ * only its acceptor's ACL user (local-redis.ts). Every password reaches its process in its
+ * environment, never on a command line.
  * Resolves with the exit code once a SIGINT or SIGTERM has stopped everything.
  */
 export async function runLocalCluster(
@@ -37,7 +48,7 @@ export async function runLocalCluster(
   const stopped = waitForSignal(say);
   await mkdir(config.dataRoot, { recursive: true });
   say(
-    `local mode: ${config.natsUrl === null ? "starting nats-server" : `NATS at ${config.natsUrl}`}, ` +
+    `local mode: ${config.natsUrl === null ? "starting nats-server" : `NATS at ${redactedUrl(config.natsUrl)}`}, ` +
       `${config.redisUrls === null ? "one redis-server per acceptor" : "the given REDIS_URLS"}, then every role ` +
       `as its own process (data in ${config.dataRoot})`,
   );
@@ -52,9 +63,20 @@ export async function runLocalCluster(
   };
 
   try {
-    const natsUrl = config.natsUrl ?? (await startNats(group, servers, registry));
+    let natsUrl: string;
+    let natsLogin: NatsLogin;
+    if (config.natsUrl !== null && config.externalNatsAuth !== null) {
+      natsUrl = config.natsUrl;
+      natsLogin = externalNatsLogin(config.externalNatsAuth);
+      if (config.externalNatsAuth.kind === "anonymous") say(anonymousNatsWarning(natsUrl));
+    } else {
+      // Fresh passwords at every start: the server's configuration is rewritten with them.
+      const credentials = new ClusterCredentials(new Subjects(config.cluster), clusterIdentities());
+      natsUrl = await startLocalNats(group, servers, registry, config.dataRoot, credentials);
+      natsLogin = ownNatsLogin(credentials);
+    }
     const redis =
-      config.redisUrls === null ? await startRedises(group, servers, registry, config) : externalRedis(config);
+      config.redisUrls === null ? await startLocalRedises(group, servers, registry, config) : externalRedises(config);
     const common = {
       PATH: process.env["PATH"] ?? "",
       PAXOS_CLUSTER: config.cluster,
@@ -89,6 +111,7 @@ export async function runLocalCluster(
         ...node("acceptor"),
         env: {
           ...common,
+          ...natsLogin("acceptor", acceptorId),
           PAXOS_ACCEPTOR_ID: acceptorId,
           REDIS_URL: store.url,
           PAXOS_ACCEPTOR_INIT: store.init ? "1" : "0",
@@ -112,7 +135,13 @@ export async function runLocalCluster(
         group.start({
           name: `learner ${learnerId}`,
           ...node("learner"),
-          env: { ...common, PAXOS_LEARNER_ID: learnerId, PAXOS_DATA_DIR: dataDir, PAXOS_ADMIN_PORT: String(adminPort) },
+          env: {
+            ...common,
+            ...natsLogin("learner", learnerId),
+            PAXOS_LEARNER_ID: learnerId,
+            PAXOS_DATA_DIR: dataDir,
+            PAXOS_ADMIN_PORT: String(adminPort),
+          },
         }),
       );
     }
@@ -124,14 +153,28 @@ export async function runLocalCluster(
         group.start({
           name: `proposer ${name}`,
           ...node("proposer"),
-          env: { ...common, PAXOS_PROPOSER_NAME: name, PAXOS_ADMIN_PORT: String(adminPort) },
+          env: {
+            ...common,
+            ...natsLogin("proposer", name),
+            PAXOS_PROPOSER_NAME: name,
+            PAXOS_ADMIN_PORT: String(adminPort),
+          },
         }),
       );
     }
+    const apiToken = await localApiToken(config.dataRoot);
     const gateway = group.start({
       name: "gateway",
       ...node("gateway"),
-      env: { ...common, PAXOS_HTTP_PORT: String(config.httpPort), PAXOS_HTTP_HOST: "127.0.0.1" },
+      env: {
+        ...common,
+        ...natsLogin("gateway", TOPOLOGY.gatewayName),
+        PAXOS_GATEWAY_NAME: TOPOLOGY.gatewayName,
+        PAXOS_HTTP_PORT: String(config.httpPort),
+        PAXOS_HTTP_HOST: "127.0.0.1",
+        PAXOS_AUTH: "tokens",
+        PAXOS_AUTH_TOKENS_FILE: apiToken.tokensFile,
+      },
     });
     apps.push(gateway);
     // The gateway serves /healthz, /readyz and /metrics on its REST port.
@@ -154,7 +197,19 @@ export async function runLocalCluster(
         config.natsUrl === null ? "nats-server" : "external NATS",
         config.redisUrls === null ? "redis-server" : "external Redis",
       ];
-      printReady(print, gatewayUrl, `${serverKinds.join(" and ")}, data in ${config.dataRoot}`, admin, prometheus);
+      const security = [
+        ...natsSecurityLines(config.natsUrl, config.externalNatsAuth, localNatsPaths(config.dataRoot).credentialsDir),
+        ...(config.redisUrls === null ? [localRedisSecurityLine(config.dataRoot)] : []),
+      ];
+      printReady(
+        print,
+        gatewayUrl,
+        `${serverKinds.join(" and ")}, data in ${config.dataRoot}`,
+        admin,
+        prometheus,
+        security,
+        apiToken.tokenFile,
+      );
     } else if (ready !== "stopping") {
       say(`the gateway did not become ready (${ready}); press Ctrl-C to stop`);
     }
@@ -168,104 +223,6 @@ export async function runLocalCluster(
     await stopAll();
     return 1;
   }
-}
-
-async function startNats(group: ProcessGroup, servers: Child[], registry: ServerRegistry): Promise<string> {
-  const port = await freePort();
-  const child = group.start({
-    name: "nats",
-    command: "nats-server",
-    args: ["-a", "127.0.0.1", "-p", String(port)],
-    env: { PATH: process.env["PATH"] ?? "" },
-    cwd: process.cwd(),
-  });
-  servers.push(child);
-  if (child.pid !== undefined) registry.add({ pid: child.pid, command: "nats-server", port });
-  const failure = await waitFor(
-    () => natsReady("127.0.0.1", port),
-    () => (child.done ? "nats-server exited" : null),
-    SERVER_READY_TIMEOUT_MS,
-  );
-  if (failure !== null) throw new Error(`nats-server on port ${port}: ${failure}`);
-  return `nats://127.0.0.1:${port}`;
-}
-
-interface AcceptorRedis {
-  readonly url: string;
-  /** PAXOS_ACCEPTOR_INIT for its acceptor. */
-  readonly init: boolean;
-  /** The file to write once the acceptor has initialised it, or null. */
-  readonly marker: string | null;
-}
-
-/**
- * One redis-server per acceptor with the durability the acceptor requires, data kept under
- * `<dataRoot>/redis-<id>/` across runs. An acceptor may initialise its Redis (PAXOS_ACCEPTOR_INIT)
- * only while the folder has no marker: the folder was just created, or the first start was cut
- * short before the acceptor came up. A folder with a marker and an empty Redis is amnesia, and
- * the acceptor rightly refuses to vote.
- */
-async function startRedises(
-  group: ProcessGroup,
-  servers: Child[],
-  registry: ServerRegistry,
-  config: LauncherConfig,
-): Promise<AcceptorRedis[]> {
-  const result: AcceptorRedis[] = [];
-  for (const acceptorId of TOPOLOGY.acceptorIds) {
-    const dir = join(config.dataRoot, `redis-${acceptorId}`);
-    await mkdir(dir, { recursive: true });
-    const marker = join(dir, INIT_MARKER);
-    const port = await freePort();
-    const child = group.start({
-      name: `redis ${acceptorId}`,
-      command: "redis-server",
-      args: [
-        "--port",
-        String(port),
-        "--bind",
-        "127.0.0.1",
-        "--dir",
-        dir,
-        ...requiredSettingsFlags(),
-        "--save",
-        "",
-        "--loglevel",
-        "warning",
-      ],
-      env: { PATH: process.env["PATH"] ?? "" },
-      cwd: dir,
-      // Redis warns about the kernel's overcommit setting, which matters only for its RDB and
-      // AOF-rewrite forks; nothing a user trying the cluster can or needs to act on.
-      quiet: /Memory overcommit must be enabled/,
-    });
-    servers.push(child);
-    if (child.pid !== undefined) registry.add({ pid: child.pid, command: "redis-server", port });
-    const failure = await waitFor(
-      () => redisReady("127.0.0.1", port),
-      () => (child.done ? "redis-server exited (see its output above)" : null),
-      SERVER_READY_TIMEOUT_MS,
-    );
-    if (failure !== null) throw new Error(`redis-server for ${acceptorId} (${dir}): ${failure}`);
-    const init = !existsSync(marker);
-    result.push({ url: `redis://127.0.0.1:${port}`, init, marker });
-  }
-  return result;
-}
-
-function externalRedis(config: LauncherConfig): AcceptorRedis[] {
-  return (config.redisUrls ?? []).map((url) => ({ url, init: config.initExternalRedis, marker: null }));
-}
-
-/** Once the acceptor is ready (it initialised its Redis), records that in its Redis folder. */
-async function markInitialised(child: Child, adminPort: number, marker: string): Promise<void> {
-  const failure = await waitFor(
-    () => httpOk(`http://127.0.0.1:${adminPort}/readyz`),
-    () => (child.done ? "exited" : null),
-    24 * 3_600_000,
-    200,
-  );
-  if (failure === null) await writeFile(marker, `initialised ${new Date().toISOString()}\n`);
 }
 
 function describeExit(exit: ChildExit): string {

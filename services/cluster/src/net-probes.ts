@@ -29,7 +29,8 @@ export async function portIsFree(port: number): Promise<boolean> {
 
 /**
  * Connects to `host:port`, optionally writes `send`, and resolves true once the first bytes the
- * server sends start with `expect` (false on any error, a close or after `timeoutMs`).
+ * server sends start with `expect` (false once they differ from it, on any error, a close or
+ * after `timeoutMs`).
  */
 export async function probe(
   host: string,
@@ -53,14 +54,30 @@ export async function probe(
     });
     socket.on("data", (chunk) => {
       reply += chunk.toString("utf8");
-      if (reply.length >= expect.length || reply.includes("\n")) done(reply.startsWith(expect));
+      // Decided as soon as the reply either holds `expect` or has parted from it.
+      if (reply.startsWith(expect)) done(true);
+      else if (!expect.startsWith(reply)) done(false);
     });
   });
 }
 
-/** A Redis answers PING with PONG (not LOADING, not an error). */
-export function redisReady(host: string, port: number): Promise<boolean> {
-  return probe(host, port, "PING\r\n", "+PONG");
+/**
+ * A Redis answers PING with PONG (not LOADING, not an error), after accepting `login` (AUTH) when
+ * one is given: a Redis whose default user is off answers an anonymous PING with NOAUTH.
+ */
+export function redisReady(
+  host: string,
+  port: number,
+  login: { readonly user: string; readonly password: string } | null = null,
+): Promise<boolean> {
+  const ping = respCommand(["PING"]);
+  if (login === null) return probe(host, port, ping, "+PONG");
+  return probe(host, port, respCommand(["AUTH", login.user, login.password]) + ping, "+OK\r\n+PONG");
+}
+
+/** `args` as one command in the Redis protocol (RESP), so that no argument needs quoting. */
+function respCommand(args: readonly string[]): string {
+  return `*${args.length}\r\n${args.map((arg) => `$${Buffer.byteLength(arg)}\r\n${arg}\r\n`).join("")}`;
 }
 
 /** A NATS server greets every connection with its INFO line. */

@@ -23,7 +23,7 @@ installFatalHandlers(logger);
 const registry = createRegistry();
 const tracing = startProcessTracing({ role: "learner", instanceId: config.learnerId, cluster: config.cluster, logger });
 
-const bus = await connectBusOrExit(logger, registry, config.natsUrl, (connection) =>
+const bus = await connectBusOrExit(logger, registry, config.nats, (connection) =>
   NatsBus.connect({ ...connection, name: `learner-${config.learnerId}` }),
 );
 

@@ -22,7 +22,7 @@ installFatalHandlers(logger);
 const registry = createRegistry();
 const tracing = startProcessTracing({ role: "proposer", instanceId: proposerId, cluster: config.cluster, logger });
 
-const bus = await connectBusOrExit(logger, registry, config.natsUrl, (connection) =>
+const bus = await connectBusOrExit(logger, registry, config.nats, (connection) =>
   NatsBus.connect({ ...connection, name: `proposer-${proposerId}` }),
 );
 

@@ -175,8 +175,15 @@ async function exitWithin<T>(exited: Promise<T>, timeoutMs: number, message: str
 }
 
 /** GET a JSON endpoint; resolves with status and parsed body (null when not JSON). */
-export async function getJson(url: string, timeoutMs = 2_000): Promise<{ status: number; body: unknown }> {
-  const response = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
+export async function getJson(
+  url: string,
+  timeoutMs = 2_000,
+  token?: string,
+): Promise<{ status: number; body: unknown }> {
+  const response = await fetch(url, {
+    signal: AbortSignal.timeout(timeoutMs),
+    ...(token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } }),
+  });
   const text = await response.text();
   let body: unknown;
   try {
