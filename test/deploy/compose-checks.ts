@@ -1,13 +1,15 @@
 // The checks test/deploy/compose.test.ts runs over docker-compose.yml, each a function from the
 // parsed file to the problems it finds (empty when the file is right), so that the test can run
 // every check on the real file and on deliberately broken copies of it.
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { GRAFANA_DASHBOARDS_DIR, prometheusArgs, SCRAPE_JOBS, type ScrapedRole } from "@paxos/dashboards";
 import { acceptorConfig, learnerConfig, proposerConfig, ROLE_VARIABLES } from "@paxos/host";
 import { requiredSettingsFlags } from "@paxos/store-redis";
 import { parse } from "yaml";
 import { GATEWAY_VARIABLES, gatewayConfig } from "../../services/gateway/src/config.ts";
+import { loginProblems, natsServerProblems, parseAuthorization, unusedUserProblems } from "./nats-checks.ts";
+import { aclPassword, type AcceptorRedis, redisAclUsers, redisAuthProblems } from "./redis-acl.ts";
 
 export const REPO_ROOT = resolve(import.meta.dirname, "..", "..");
 
@@ -123,7 +125,10 @@ export function commandProblems(file: ComposeFile): string[] {
     .map(([name, service]) => `${name}: command ${JSON.stringify(commandWords(service))} runs no service entry point`);
 }
 
-/** Every Redis runs with the settings the acceptor checks at start-up, and with a password. */
+/**
+ * Every Redis runs with the settings the acceptor checks at start-up, and lets in only the
+ * password-holding ACL user of its acceptor (redisAuthProblems).
+ */
 export function durabilityProblems(file: ComposeFile): string[] {
   const problems: string[] = [];
   const flags = requiredSettingsFlags();
@@ -135,8 +140,7 @@ export function durabilityProblems(file: ComposeFile): string[] {
       const at = words.indexOf(flags[i] ?? "");
       if (at < 0 || words[at + 1] !== flags[i + 1]) problems.push(`${name}: lacks ${flags[i]} ${flags[i + 1]}`);
     }
-    const password = words[words.indexOf("--requirepass") + 1] ?? "";
-    if (!words.includes("--requirepass") || password === "") problems.push(`${name}: runs without --requirepass`);
+    problems.push(...redisAuthProblems(name, words));
   }
   return problems;
 }
@@ -186,8 +190,8 @@ export function environmentProblems(file: ComposeFile): string[] {
 
 /**
  * Each acceptor and its init step use the same id and the same Redis of its own (a compose Redis
- * service, by the password that Redis requires); the services reach NATS and Jaeger by compose
- * service names.
+ * service, as the ACL user that Redis has, with its password); the services reach NATS and Jaeger
+ * by compose service names.
  */
 export function wiringProblems(file: ComposeFile): string[] {
   const problems: string[] = [];
@@ -210,9 +214,9 @@ export function wiringProblems(file: ComposeFile): string[] {
       problems.push(`${name}: REDIS_URL names no compose Redis service`);
       continue;
     }
-    const words = commandWords(redis);
-    if (decodeURIComponent(url.password) !== words[words.indexOf("--requirepass") + 1]) {
-      problems.push(`${name}: REDIS_URL's password is not the one ${url.hostname} requires`);
+    const user = redisAclUsers(commandWords(redis)).find((u) => u.name === decodeURIComponent(url.username));
+    if (user === undefined || user.name === "default" || decodeURIComponent(url.password) !== aclPassword(user)) {
+      problems.push(`${name}: REDIS_URL's user and password are not an ACL user of ${url.hostname}`);
     }
     const key = `${id}${run.init ? " init" : ""}`;
     if (redisOf.has(key)) problems.push(`${name}: a second ${key} service`);
@@ -500,6 +504,183 @@ export function envFileProblems(uses: readonly VariableUse[], envExample: string
     if (!uses.some((use) => use.name === name)) problems.push(`.env.example sets ${name}, which compose never reads`);
   }
   return problems;
+}
+
+/** A service of ours with its parsed configuration (its own config reader's result), or null. */
+interface Configured {
+  readonly name: string;
+  readonly run: PaxosProcess;
+  readonly env: Record<string, string>;
+  /** null when the reader refuses the environment (the environment check reports that). */
+  readonly config: ReturnType<(typeof CONFIG_READERS)[ScrapedRole]> | null;
+}
+
+function configured(file: ComposeFile): Configured[] {
+  return entries(file).flatMap(([name, service]) => {
+    const run = paxosProcess(service);
+    if (run === null) return [];
+    const env = environmentOf(service);
+    let config: Configured["config"];
+    try {
+      config = CONFIG_READERS[run.role](env);
+    } catch {
+      config = null;
+    }
+    return [{ name, run, env, config }];
+  });
+}
+
+/**
+ * Every service of ours logs in to NATS as a user of the server's authorization block (its
+ * NATS_USER, or the default its config reader gives) with exactly its role's permissions on the
+ * subjects of its own PAXOS_CLUSTER; every user of the block is some service's; nobody sets
+ * PAXOS_DEV_NATS_ANONYMOUS.
+ */
+export function natsLoginProblems(file: ComposeFile, authorizationText: string): string[] {
+  const { users, problems } = parseAuthorization(authorizationText);
+  const used = new Set<string>();
+  for (const { name, run, env, config } of configured(file)) {
+    if ("PAXOS_DEV_NATS_ANONYMOUS" in env) problems.push(`${name}: sets PAXOS_DEV_NATS_ANONYMOUS`);
+    if (config === null) continue;
+    const login = loginProblems(name, run.role, config, users);
+    problems.push(...login.problems);
+    if (login.user !== null) used.add(login.user);
+  }
+  return [...problems, ...unusedUserProblems(users, used)];
+}
+
+/** A `${NAME…}` reference that makes up a whole value, as its variable name; null otherwise. */
+function wholeReference(value: unknown): string | null {
+  return typeof value === "string"
+    ? (/^\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?[-?][^}]*)?\}$/.exec(value)?.[1] ?? null)
+    : null;
+}
+
+/** Variables that hold a credential itself (a `…_FILE` holds a path to one). */
+const CREDENTIAL_NAME = /^(?!.*_FILE$)(?:.*(?:PASSWORD|TOKEN|SECRET).*|REDISCLI_AUTH)$/;
+
+/**
+ * No credential is written into the file: every environment variable named like one, every
+ * password in a redis:// URL and in a Redis ACL rule is a whole `${VAR…}` reference (so it comes
+ * from .env; envFileProblems checks that .env.example lists it). Each service of ours takes its
+ * NATS_PASSWORD from the variable that the server's authorization block reads for that service's
+ * user, and the NATS service gets that variable under the same name with the same default: so
+ * each service holds its own password and only the server holds them all. `raw` is the parsed
+ * file before interpolation, `file` after.
+ */
+export function credentialProblems(raw: ComposeFile, file: ComposeFile, authorizationText: string): string[] {
+  const problems: string[] = [];
+  for (const [name, service] of entries(raw)) {
+    for (const [variable, value] of Object.entries(environmentOf(service))) {
+      if (CREDENTIAL_NAME.test(variable) && wholeReference(value) === null)
+        problems.push(`${name}: ${variable} is not a \${…} reference: a credential written into the file`);
+      const urlPassword = /^rediss?:\/\/[^:@/]*:([^@]*)@/.exec(value)?.[1];
+      if (urlPassword !== undefined && wholeReference(urlPassword) === null)
+        problems.push(`${name}: ${variable}'s password is not a \${…} reference`);
+    }
+    for (const user of redisAclUsers(commandWords(service))) {
+      const password = aclPassword(user);
+      if (password !== null && wholeReference(password) === null)
+        problems.push(`${name}: Redis ACL user ${user.name}'s password is not a \${…} reference`);
+    }
+  }
+  const { users } = parseAuthorization(authorizationText);
+  const nats = entries(raw).find(([, service]) => (service.image ?? "").startsWith("nats:"));
+  if (nats === undefined) return [...problems, "no NATS service"];
+  const [natsName] = nats;
+  const natsRaw = environmentOf(nats[1]);
+  const natsEnv = environmentOf(file.services[natsName] ?? {});
+  for (const { user, password } of users) {
+    if ("env" in password && wholeReference(natsRaw[password.env]) !== password.env)
+      problems.push(`${natsName}: does not get ${password.env} (user ${user}'s password) from \${${password.env}}`);
+  }
+  for (const { name, env, config } of configured(file)) {
+    const user = config?.nats.credentials?.user;
+    const entry = users.find((u) => u.user === user);
+    if (user === undefined || entry === undefined || !("env" in entry.password)) continue;
+    const rawEnv = environmentOf(raw.services[name] ?? {});
+    if (wholeReference(rawEnv["NATS_PASSWORD"]) !== entry.password.env) {
+      problems.push(`${name}: NATS_PASSWORD is not \${${entry.password.env}}, the password of its user ${user}`);
+    } else if (env["NATS_PASSWORD"] !== natsEnv[entry.password.env]) {
+      problems.push(`${name}: NATS_PASSWORD's default differs from the one ${natsName} gets for ${user}`);
+    }
+    if ("NATS_PASSWORD_FILE" in env) problems.push(`${name}: sets NATS_PASSWORD_FILE as well as NATS_PASSWORD`);
+  }
+  return problems;
+}
+
+/** The folder of the compose NATS configuration: nats.conf and the generated authorization.conf. */
+export const NATS_CONFIG_DIR = "deploy/nats";
+
+/**
+ * The NATS service runs `nats-server --config <dir>/nats.conf` from a read-only bind mount of
+ * NATS_CONFIG_DIR, and nats-server accepts that folder's configuration with the environment the
+ * service gets (every password variable set, to the defaults).
+ */
+export function natsServerCheckProblems(file: ComposeFile): string[] {
+  const nats = entries(file).find(([, service]) => (service.image ?? "").startsWith("nats:"));
+  if (nats === undefined) return ["no NATS service"];
+  const [name, service] = nats;
+  const words = commandWords(service);
+  const config = words[words.indexOf("--config") + 1];
+  if (words[0] !== "nats-server" || !words.includes("--config") || config === undefined)
+    return [`${name}: does not run nats-server --config`];
+  const mount = natsConfigMount(service, config);
+  if (mount === null) return [`${name}: ${config} is not in a read-only bind mount of a repository folder`];
+  if (mount.hostDir !== resolve(REPO_ROOT, NATS_CONFIG_DIR))
+    return [`${name}: mounts ${mount.hostDir}, not ${NATS_CONFIG_DIR} (whose authorization.conf is generated)`];
+  const files = Object.fromEntries(
+    readdirSync(mount.hostDir).map((entry) => [entry, readFileSync(resolve(mount.hostDir, entry), "utf8")]),
+  );
+  return natsServerProblems(files, mount.file, environmentOf(service));
+}
+
+/** The repository folder mounted read-only where `configPath` lies, and the file's name in it. */
+export function natsConfigMount(service: ComposeService, configPath: string): { hostDir: string; file: string } | null {
+  for (const volume of service.volumes ?? []) {
+    if (typeof volume !== "string") continue;
+    const [source = "", target = "", mode = ""] = volume.split(":");
+    if (!source.startsWith("./") || mode !== "ro" || !configPath.startsWith(`${target}/`)) continue;
+    const file = configPath.slice(target.length + 1);
+    if (file.includes("/")) continue;
+    return { hostDir: resolve(REPO_ROOT, source), file };
+  }
+  return null;
+}
+
+/**
+ * Every long-running service of ours listens beyond its own container: the roles' admin server
+ * (PAXOS_ADMIN_HOST) and the gateway (PAXOS_HTTP_HOST) on 0.0.0.0, as their config readers read
+ * it, since Prometheus scrapes them from its own container (both default to 127.0.0.1).
+ */
+export function bindProblems(file: ComposeFile): string[] {
+  const problems: string[] = [];
+  for (const { name, run, config } of configured(file)) {
+    if (run.init || config === null) continue;
+    const [variable, host] =
+      "httpHost" in config ? ["PAXOS_HTTP_HOST", config.httpHost] : ["PAXOS_ADMIN_HOST", config.adminHost];
+    if (host !== "0.0.0.0") problems.push(`${name}: ${variable} is ${host}, unreachable from other containers`);
+  }
+  return problems;
+}
+
+/** Each acceptor's Redis as the real-Redis check (acceptorRedisProblems) starts it. */
+export function acceptorRedises(file: ComposeFile): AcceptorRedis[] {
+  return configured(file).flatMap(({ name, run, env }) => {
+    if (run.role !== "acceptor" || run.init) return [];
+    const url = parseUrl(env["REDIS_URL"]);
+    const redis = url === null ? undefined : file.services[url.hostname];
+    if (url === null || redis === undefined) return [];
+    return [
+      {
+        where: `${name} on ${url.hostname}`,
+        words: commandWords(redis),
+        redisUrl: env["REDIS_URL"] ?? "",
+        cluster: env["PAXOS_CLUSTER"] ?? "local",
+        acceptorId: env["PAXOS_ACCEPTOR_ID"] ?? "",
+      },
+    ];
+  });
 }
 
 /** The text of a repository file. */

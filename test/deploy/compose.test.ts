@@ -2,8 +2,10 @@
 // here: `docker-compose config` accepts it, it validates against the Compose Specification's
 // schema (vendored in schemas/), and the checks of compose-checks.ts hold against what the
 // services really read (their config readers), require (Redis durability) and export (the
-// generated Prometheus config, which `promtool check config` accepts; the Grafana provisioning).
-// Each check is then run on a deliberately broken copy of the file, to show that it can fail.
+// generated Prometheus config, which `promtool check config` accepts; the Grafana provisioning;
+// the generated NATS authorization, which `nats-server -t` accepts). Each acceptor's store runs
+// against a real redis-server started with its Redis's command line (redis-acl.ts). Each check is
+// then run on a deliberately broken copy of the file, to show that it can fail.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -13,8 +15,11 @@ import { Ajv } from "ajv";
 import addFormatsPlugin from "ajv-formats";
 import { afterAll, describe, expect, it } from "vitest";
 import {
+  acceptorRedises,
+  bindProblems,
   commandProblems,
   type ComposeFile,
+  credentialProblems,
   dependsOnProblems,
   durabilityProblems,
   envFileProblems,
@@ -23,6 +28,8 @@ import {
   healthcheckProblems,
   imageProblems,
   interpolate,
+  natsLoginProblems,
+  natsServerCheckProblems,
   parseCompose,
   portProblems,
   prometheusProblems,
@@ -32,11 +39,14 @@ import {
   volumeProblems,
   wiringProblems,
 } from "./compose-checks.ts";
+import { acceptorRedisProblems } from "./redis-acl.ts";
 
 const COMPOSE_TEXT = repoFile("docker-compose.yml");
 const PROMETHEUS_YAML = repoFile("deploy/prometheus/compose.yml");
 const DATASOURCE_YAML = repoFile("deploy/grafana/provisioning/datasources/prometheus.yaml");
 const ENV_EXAMPLE = repoFile(".env.example");
+// What the NATS service mounts (natsServerCheckProblems checks that it is this folder).
+const NATS_AUTHORIZATION = repoFile("deploy/nats/authorization.conf");
 
 const scratch = mkdtempSync(join(tmpdir(), "paxos-compose-"));
 // docker-compose reads .env from the project folder; an empty env file keeps a developer's own
@@ -109,7 +119,18 @@ const CHECKS: Readonly<Record<string, (text: string) => string[]>> = {
   Prometheus: (text) => prometheusProblems(interpolated(text).file, PROMETHEUS_YAML),
   Grafana: (text) => grafanaProblems(interpolated(text).file, DATASOURCE_YAML),
   "env file": (text) => envFileProblems(interpolated(text).uses, ENV_EXAMPLE),
+  "NATS logins": (text) => natsLoginProblems(interpolated(text).file, NATS_AUTHORIZATION),
+  credentials: (text) => credentialProblems(parseCompose(text), interpolated(text).file, NATS_AUTHORIZATION),
+  "NATS server": (text) => natsServerCheckProblems(interpolated(text).file),
+  "bind hosts": (text) => bindProblems(interpolated(text).file),
 };
+
+/** Every acceptor's store against a real Redis started as compose starts that acceptor's. */
+async function redisAclProblems(text: string): Promise<string[]> {
+  const redises = acceptorRedises(interpolated(text).file);
+  if (redises.length === 0) return ["no acceptor with a Redis"];
+  return (await Promise.all(redises.map((redis) => acceptorRedisProblems(redis)))).flat();
+}
 
 describe("docker-compose.yml", () => {
   it("passes `docker-compose config`", () => {
@@ -126,6 +147,10 @@ describe("docker-compose.yml", () => {
       expect(check(COMPOSE_TEXT)).toEqual([]);
     });
   }
+
+  it("lets each acceptor's own store run on its Redis, and nobody and nothing else", async () => {
+    expect(await redisAclProblems(COMPOSE_TEXT)).toEqual([]);
+  });
 
   it("mounts a Prometheus config that `promtool check config` accepts", () => {
     const { status, output } = promtoolCheck(PROMETHEUS_YAML);
@@ -167,15 +192,33 @@ const BROKEN: readonly BrokenVariant[] = [
   },
   {
     what: "an acceptor started with PAXOS_ACCEPTOR_INIT",
-    from: "      PAXOS_ACCEPTOR_ID: a2\n      REDIS_URL: redis://:${REDIS_A2_PASSWORD:-a2-local-only}@redis-a2:6379\n    healthcheck",
-    to: '      PAXOS_ACCEPTOR_ID: a2\n      PAXOS_ACCEPTOR_INIT: "1"\n      REDIS_URL: redis://:${REDIS_A2_PASSWORD:-a2-local-only}@redis-a2:6379\n    healthcheck',
+    from: '      PAXOS_ADMIN_PORT: "9090"\n      PAXOS_ACCEPTOR_ID: a2\n',
+    to: '      PAXOS_ADMIN_PORT: "9090"\n      PAXOS_ACCEPTOR_ID: a2\n      PAXOS_ACCEPTOR_INIT: "1"\n',
     caughtBy: "environment",
   },
   {
     what: "an acceptor on another acceptor's Redis",
-    from: "PAXOS_ACCEPTOR_ID: a3\n      REDIS_URL: redis://:${REDIS_A3_PASSWORD:-a3-local-only}@redis-a3:6379\n    healthcheck",
-    to: "PAXOS_ACCEPTOR_ID: a3\n      REDIS_URL: redis://:${REDIS_A2_PASSWORD:-a2-local-only}@redis-a2:6379\n    healthcheck",
+    from: '      PAXOS_ADMIN_PORT: "9090"\n      PAXOS_ACCEPTOR_ID: a3\n      REDIS_URL: redis://acceptor:${REDIS_A3_PASSWORD:-a3-local-only}@redis-a3:6379',
+    to: '      PAXOS_ADMIN_PORT: "9090"\n      PAXOS_ACCEPTOR_ID: a3\n      REDIS_URL: redis://acceptor:${REDIS_A2_PASSWORD:-a2-local-only}@redis-a2:6379',
     caughtBy: "wiring",
+  },
+  {
+    what: "an acceptor logging in to its Redis as the default user",
+    from: "REDIS_URL: redis://acceptor:${REDIS_A1_PASSWORD:-a1-local-only}@redis-a1:6379",
+    to: "REDIS_URL: redis://default:${REDIS_A1_PASSWORD:-a1-local-only}@redis-a1:6379",
+    caughtBy: "wiring",
+  },
+  {
+    what: "a Redis whose default user stays on",
+    from: '      - --user\n      - default\n      - "off"\n',
+    to: "",
+    caughtBy: "Redis durability",
+  },
+  {
+    what: "a Redis with requirepass again",
+    from: "      - --maxmemory-policy\n      - noeviction\n",
+    to: "      - --maxmemory-policy\n      - noeviction\n      - --requirepass\n      - ${REDIS_A2_PASSWORD:-a2-local-only}\n",
+    caughtBy: "Redis durability",
   },
   { what: "an image on latest", from: "image: redis:7.4.11-alpine", to: "image: redis:latest", caughtBy: "images" },
   {
@@ -235,6 +278,72 @@ const BROKEN: readonly BrokenVariant[] = [
     caughtBy: "env file",
   },
   {
+    what: "a proposer whose NATS user the server does not know (and a user nobody logs in as)",
+    from: "PAXOS_PROPOSER_NAME: p2",
+    to: "PAXOS_PROPOSER_NAME: p3",
+    caughtBy: "NATS logins",
+  },
+  {
+    what: "a learner logging in as another role's user",
+    from: "      PAXOS_LEARNER_ID: l1\n",
+    to: "      PAXOS_LEARNER_ID: l1\n      NATS_USER: gateway-g1\n",
+    caughtBy: "NATS logins",
+  },
+  {
+    what: "services on another cluster's subjects than the server permits",
+    from: "PAXOS_CLUSTER: compose",
+    to: "PAXOS_CLUSTER: elsewhere",
+    caughtBy: "NATS logins",
+  },
+  {
+    what: "a service with the development escape PAXOS_DEV_NATS_ANONYMOUS",
+    from: '      PAXOS_HTTP_PORT: "8080"\n',
+    to: '      PAXOS_HTTP_PORT: "8080"\n      PAXOS_DEV_NATS_ANONYMOUS: "1"\n',
+    caughtBy: "NATS logins",
+  },
+  {
+    what: "a NATS password written into the file",
+    from: "NATS_PASSWORD: ${NATS_LEARNER_L1_PASSWORD:-nats-l1-local-only}",
+    to: "NATS_PASSWORD: nats-l1-local-only",
+    caughtBy: "credentials",
+  },
+  {
+    what: "the gateway given a proposer's NATS password",
+    from: "NATS_PASSWORD: ${NATS_GATEWAY_G1_PASSWORD:-nats-g1-local-only}",
+    to: "NATS_PASSWORD: ${NATS_PROPOSER_P1_PASSWORD:-nats-p1-local-only}",
+    caughtBy: "credentials",
+  },
+  {
+    what: "a Redis ACL password written into the file",
+    from: '">${REDIS_A1_PASSWORD:-a1-local-only}"',
+    to: '">a1-local-only"',
+    caughtBy: "credentials",
+  },
+  {
+    what: "a NATS server without one user's password",
+    from: "      NATS_GATEWAY_G1_PASSWORD: ${NATS_GATEWAY_G1_PASSWORD:-nats-g1-local-only}\n",
+    to: "",
+    caughtBy: "NATS server",
+  },
+  {
+    what: "a NATS server on its built-in configuration",
+    from: '["nats-server", "--config", "/etc/nats/nats.conf"]',
+    to: '["nats-server"]',
+    caughtBy: "NATS server",
+  },
+  {
+    what: "a learner whose admin server listens on 127.0.0.1 only",
+    from: '      PAXOS_ADMIN_HOST: 0.0.0.0\n      PAXOS_ADMIN_PORT: "9090"\n      PAXOS_LEARNER_ID: l1',
+    to: '      PAXOS_ADMIN_PORT: "9090"\n      PAXOS_LEARNER_ID: l1',
+    caughtBy: "bind hosts",
+  },
+  {
+    what: "a gateway listening on 127.0.0.1",
+    from: "PAXOS_HTTP_HOST: 0.0.0.0",
+    to: "PAXOS_HTTP_HOST: 127.0.0.1",
+    caughtBy: "bind hosts",
+  },
+  {
     what: "a command naming no entry point",
     from: 'command: ["node", "services/proposer/src/main.ts"]',
     to: 'command: ["node", "services/proposer/main.ts"]',
@@ -250,6 +359,11 @@ describe("each check fails on a broken docker-compose.yml", () => {
       expect(check(breakText(COMPOSE_TEXT, variant.from, variant.to))).not.toEqual([]);
     });
   }
+
+  it("the Redis ACL check catches a store command the ACL forbids, and an ACL that allows everything", async () => {
+    expect(await redisAclProblems(breakText(COMPOSE_TEXT, "      - +hscan\n", ""))).not.toEqual([]);
+    expect(await redisAclProblems(breakText(COMPOSE_TEXT, "      - -@all\n", "      - +@all\n"))).not.toEqual([]);
+  });
 
   it("the schema catches a misspelt key", () => {
     expect(schemaProblems(breakText(COMPOSE_TEXT, "stop_grace_period:", "stop_grace_periods:"))).not.toEqual([]);

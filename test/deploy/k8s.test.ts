@@ -2,29 +2,35 @@
 // every overlay renders with `kubectl kustomize`, every rendered object validates against the
 // Kubernetes schemas (kubernetes-models), and policy checks run over the rendered objects against
 // what the services really read (their config readers), export (the scrape jobs the dashboard
-// queries) and require (Redis durability). Each check is also run once on a deliberately broken
-// copy of the rendered objects, to show that it can fail.
+// queries) and require (Redis durability, NATS logins with their role's permissions, which
+// `nats-server -t` accepts). Each acceptor's store runs against a real redis-server started with
+// its Redis sidecar's arguments (redis-acl.ts). Each check is also run once on a deliberately
+// broken copy of the rendered objects, to show that it can fail.
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { parseAllDocuments, parse as parseYaml } from "yaml";
 import * as appsV1 from "kubernetes-models/apps/v1";
 import * as networkingV1 from "kubernetes-models/networking.k8s.io/v1";
 import * as policyV1 from "kubernetes-models/policy/v1";
 import * as coreV1 from "kubernetes-models/v1";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { dashboardJson, SCRAPE_JOBS, type ScrapedRole } from "@paxos/dashboards";
 import { acceptorConfig, learnerConfig, proposerConfig, ROLE_VARIABLES } from "@paxos/host";
 import { REQUIRED_SETTINGS } from "@paxos/store-redis";
 import { GATEWAY_VARIABLES, gatewayConfig } from "../../services/gateway/src/config.ts";
+import { loginProblems, natsServerProblems, parseAuthorization, unusedUserProblems } from "./nats-checks.ts";
+import { acceptorRedisProblems, redisAuthProblems } from "./redis-acl.ts";
 
 const repoRoot = resolve(import.meta.dirname, "..", "..");
 
 /** Per overlay: the Secrets it expects to be created outside kustomize (README, "Kubernetes"). */
 const OVERLAYS: Readonly<Record<string, { externalSecrets: readonly string[] }>> = {
   dev: { externalSecrets: [] },
-  prod: { externalSecrets: ["paxos-redis", "paxos-nats", "paxos-grafana"] },
+  prod: {
+    externalSecrets: ["paxos-redis", "paxos-nats", "paxos-nats-users", "paxos-gateway-tokens", "paxos-grafana"],
+  },
 };
 
 // The parts of the Kubernetes objects the checks read. Rendered YAML is cast to these once.
@@ -65,12 +71,18 @@ interface Container {
   livenessProbe?: Probe;
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
   securityContext?: SecurityContext;
+  volumeMounts?: { name: string; mountPath: string; subPath?: string; subPathExpr?: string; readOnly?: boolean }[];
 }
 interface PodSpec {
   containers: Container[];
   initContainers?: Container[];
   securityContext?: SecurityContext;
-  volumes?: { name: string; secret?: { secretName: string }; emptyDir?: object }[];
+  volumes?: {
+    name: string;
+    secret?: { secretName: string; defaultMode?: number };
+    configMap?: { name: string };
+    emptyDir?: object;
+  }[];
 }
 interface K8sObject {
   apiVersion: string;
@@ -261,7 +273,7 @@ function redisProblems(rendered: Rendered): string[] {
         return at === -1 || args[at + 1] !== value;
       })
       .map(([name, value]) => `${where}: not run with --${name} ${value}`);
-    if (!args.includes("--requirepass")) problems.push(`${where}: no --requirepass`);
+    problems.push(...redisAuthProblems(where, args));
     return problems;
   });
 }
@@ -291,7 +303,8 @@ function secretProblems(rendered: Rendered, externalSecrets: readonly string[]):
         if (secret !== undefined && secret.data?.[ref.key] === undefined)
           problems.push(`${where}: env ${env.name} names key ${ref.key}, which Secret ${ref.name} lacks`);
       }
-      if (/PASSWORD|TOKEN|SECRET/i.test(env.name) && env.value !== undefined)
+      // A `…_FILE` variable names where a credential is mounted, not the credential.
+      if (/PASSWORD|TOKEN|SECRET/i.test(env.name) && !/_FILE$/.test(env.name) && env.value !== undefined)
         problems.push(`${where}: env ${env.name} is a credential with a literal value`);
     }
     const secretNames = [
@@ -321,20 +334,25 @@ function roleOf(container: Container): Role | null {
   return role === "acceptor" || role === "proposer" || role === "learner" || role === "gateway" ? role : null;
 }
 
-const CONFIG_READERS: Readonly<Record<Role, (env: NodeJS.ProcessEnv) => unknown>> = {
+const CONFIG_READERS = {
   acceptor: acceptorConfig,
   proposer: proposerConfig,
   learner: learnerConfig,
   gateway: gatewayConfig,
-};
+} as const satisfies Readonly<Record<Role, (env: NodeJS.ProcessEnv) => unknown>>;
 const VARIABLES: Readonly<Record<Role, readonly string[]>> = { ...ROLE_VARIABLES, gateway: GATEWAY_VARIABLES };
 
-/** A role container in one pod of its workload. */
-interface RolePod {
+/** One container in one pod of its workload. */
+interface PodContainer {
   readonly where: string;
-  readonly role: Role;
   readonly container: Container;
+  readonly pod: PodSpec;
   readonly podName: string;
+}
+
+/** A role container in one pod of its workload. */
+interface RolePod extends PodContainer {
+  readonly role: Role;
 }
 
 /** Every role container, once per pod name its workload gives (each ordinal of a StatefulSet). */
@@ -353,18 +371,53 @@ function rolePods(rendered: Rendered): RolePod[] {
         where: `${workload.kind} ${workload.metadata.name} pod ${podName} container ${container.name}`,
         role,
         container,
+        pod,
         podName,
       }));
     });
   });
 }
 
+/** `text` with every $(VAR) that `env` defines expanded, as the kubelet expands env, args and subPathExpr. */
+function expand(text: string, env: Readonly<Record<string, string>>): string {
+  return text.replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (whole, name: string) => env[name] ?? whole);
+}
+
+/** What a Secret placeholder holds: every secretKeyRef and every mounted Secret file reads this. */
+const PLACEHOLDER_SECRET = "placeholder-secret-value";
+
+/** Where this test writes the Secret files that containers mount (so file-reading readers run). */
+const SECRET_FILES = mkdtempSync(join(tmpdir(), "paxos-k8s-secrets-"));
+afterAll(() => rmSync(SECRET_FILES, { recursive: true, force: true }));
+
+/**
+ * The Secret and key that `path` in the container is, through a Secret volume mounted there
+ * (one key with subPath or subPathExpr, else every key as a file of the folder); null when no
+ * Secret volume holds it. `env` expands subPathExpr.
+ */
+function secretFileOf(
+  podContainer: PodContainer,
+  env: Readonly<Record<string, string>>,
+  path: string,
+): { secret: string; key: string } | null {
+  for (const mount of podContainer.container.volumeMounts ?? []) {
+    const secret = podContainer.pod.volumes?.find((volume) => volume.name === mount.name)?.secret?.secretName;
+    if (secret === undefined) continue;
+    const subPath = mount.subPathExpr === undefined ? mount.subPath : expand(mount.subPathExpr, env);
+    if (subPath !== undefined) {
+      if (path === mount.mountPath) return { secret, key: subPath };
+    } else if (dirname(path) === mount.mountPath) return { secret, key: basename(path) };
+  }
+  return null;
+}
+
 /**
  * The environment the container's process sees, as the kubelet builds it: envFrom ConfigMaps
  * first, then env in order with $(VAR) expanded from what came before; fieldRefs and Secrets
- * resolve to placeholders.
+ * resolve to placeholders. A `…_FILE` variable naming a mounted Secret file names a placeholder
+ * file written by this test instead, unless `secretFiles` is false.
  */
-function environmentOf(rendered: Rendered, rolePod: RolePod): Record<string, string> {
+function environmentOf(rendered: Rendered, rolePod: PodContainer, secretFiles = true): Record<string, string> {
   const env: Record<string, string> = {};
   for (const source of rolePod.container.envFrom ?? []) {
     if (source.configMapRef) Object.assign(env, find(rendered, "ConfigMap", source.configMapRef.name).data ?? {});
@@ -373,14 +426,11 @@ function environmentOf(rendered: Rendered, rolePod: RolePod): Record<string, str
   for (const variable of rolePod.container.env ?? []) {
     const from = variable.valueFrom;
     if (variable.value !== undefined) {
-      env[variable.name] = variable.value.replace(
-        /\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g,
-        (whole, name: string) => env[name] ?? whole,
-      );
+      env[variable.name] = expand(variable.value, env);
     } else if (from?.fieldRef?.fieldPath === "metadata.name") {
       env[variable.name] = rolePod.podName;
     } else if (from?.secretKeyRef) {
-      env[variable.name] = "placeholder-secret-value";
+      env[variable.name] = PLACEHOLDER_SECRET;
     } else if (from?.configMapKeyRef) {
       const data = find(rendered, "ConfigMap", from.configMapKeyRef.name).data ?? {};
       const value = data[from.configMapKeyRef.key];
@@ -390,7 +440,24 @@ function environmentOf(rendered: Rendered, rolePod: RolePod): Record<string, str
       throw new Error(`${rolePod.where}: env ${variable.name} has a source this test does not model`);
     }
   }
+  for (const [name, value] of Object.entries(env)) {
+    const file = secretFiles && name.endsWith("_FILE") ? secretFileOf(rolePod, env, value) : null;
+    if (file === null) continue;
+    const path = join(SECRET_FILES, rolePod.where.replace(/[^A-Za-z0-9-]+/g, "_"), file.secret, file.key);
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, `${PLACEHOLDER_SECRET}\n`);
+    env[name] = path;
+  }
   return env;
+}
+
+/** The role's own config reader on the pod's environment; null when it refuses (environmentProblems says why). */
+function configOf(rendered: Rendered, rolePod: RolePod): ReturnType<(typeof CONFIG_READERS)[Role]> | null {
+  try {
+    return CONFIG_READERS[rolePod.role](environmentOf(rendered, rolePod));
+  } catch {
+    return null;
+  }
 }
 
 function environmentProblems(rendered: Rendered): string[] {
@@ -422,6 +489,167 @@ function acceptorIdProblems(rendered: Rendered): string[] {
     if (ids !== want) problems.push(`${rolePod.where}: PAXOS_ACCEPTOR_IDS ${ids}, want ${want} (the acceptor pods)`);
   }
   return problems;
+}
+
+// --- NATS: logins, passwords, the server's configuration -------------------------------------
+
+/** The NATS StatefulSet and its container. */
+const natsServer = (rendered: Rendered): { workload: K8sObject; container: Container } => {
+  const workload = find(rendered, "StatefulSet", "nats");
+  return { workload, container: containerOf(workload, "nats") };
+};
+
+/**
+ * The files of the ConfigMap the NATS container reads its --config from (mounted as a folder),
+ * and the config file's name in it.
+ */
+function natsConfigFiles(rendered: Rendered): { files: Record<string, string>; main: string } {
+  const { workload, container } = natsServer(rendered);
+  const config = (container.args ?? []).find((arg) => arg.startsWith("--config="))?.slice("--config=".length);
+  if (config === undefined) throw new Error("the nats container has no --config=");
+  const mount = container.volumeMounts?.find((m) => m.mountPath === dirname(config));
+  const name = podSpecOf(workload).volumes?.find((volume) => volume.name === mount?.name)?.configMap?.name;
+  if (name === undefined) throw new Error(`no ConfigMap mounted on ${dirname(config)} in the nats container`);
+  return { files: { ...find(rendered, "ConfigMap", name).data }, main: basename(config) };
+}
+
+const natsAuthorizationOf = (rendered: Rendered): string => natsConfigFiles(rendered).files["authorization.conf"] ?? "";
+
+/**
+ * Every role container (the acceptor's init step too) logs in to NATS as a user of the server's
+ * authorization block (its NATS_USER, or the default its config reader gives) with exactly its
+ * role's permissions on the subjects of its own PAXOS_CLUSTER; every user of the block is some
+ * pod's; the block holds no literal password; no container sets PAXOS_DEV_NATS_ANONYMOUS.
+ */
+function natsLoginProblems(rendered: Rendered): string[] {
+  const { users, problems } = parseAuthorization(natsAuthorizationOf(rendered));
+  for (const { where, container } of containersOf(rendered)) {
+    if ((container.env ?? []).some((env) => env.name === "PAXOS_DEV_NATS_ANONYMOUS"))
+      problems.push(`${where}: sets PAXOS_DEV_NATS_ANONYMOUS`);
+  }
+  const used = new Set<string>();
+  for (const rolePod of rolePods(rendered)) {
+    const config = configOf(rendered, rolePod);
+    if (config === null) continue;
+    const login = loginProblems(rolePod.where, rolePod.role, config, users);
+    problems.push(...login.problems);
+    if (login.user !== null) used.add(login.user);
+  }
+  return [...problems, ...unusedUserProblems(users, used)];
+}
+
+/** Where a container's env variable `name` comes from, when it is a Secret key. */
+function secretKeyOf(container: Container, name: string): { secret: string; key: string } | null {
+  const ref = container.env?.find((env) => env.name === name)?.valueFrom?.secretKeyRef;
+  return ref === undefined ? null : { secret: ref.name, key: ref.key };
+}
+
+/**
+ * Each role pod's NATS password is one Secret key, the one named after its own user: from
+ * NATS_PASSWORD's secretKeyRef or the Secret file NATS_PASSWORD_FILE names (which the pod mounts
+ * alone, by subPath, when the Secret holds other users' keys); and the NATS container gets the
+ * variable the block reads for that user from the very same key. A rendered Secret has the key.
+ */
+function natsPasswordProblems(rendered: Rendered): string[] {
+  const problems: string[] = [];
+  const { users } = parseAuthorization(natsAuthorizationOf(rendered));
+  const nats = natsServer(rendered).container;
+  const secrets = new Map(rendered.filter((o) => o.kind === "Secret").map((o) => [o.metadata.name, o]));
+  for (const rolePod of rolePods(rendered)) {
+    const user = configOf(rendered, rolePod)?.nats.credentials?.user;
+    const entry = users.find((u) => u.user === user);
+    if (user === undefined || entry === undefined || !("env" in entry.password)) continue;
+    let source = secretKeyOf(rolePod.container, "NATS_PASSWORD");
+    const env = environmentOf(rendered, rolePod, false);
+    const file = env["NATS_PASSWORD_FILE"];
+    if (source === null && file !== undefined) {
+      source = secretFileOf(rolePod, env, file);
+      const mount = rolePod.container.volumeMounts?.find((m) => m.mountPath === file);
+      if (source !== null && mount?.subPath === undefined && mount?.subPathExpr === undefined)
+        problems.push(`${rolePod.where}: mounts all of Secret ${source.secret}, not only its own key`);
+    }
+    if (source === null) {
+      problems.push(`${rolePod.where}: its NATS password is neither a Secret key nor a mounted Secret file`);
+      continue;
+    }
+    if (source.key !== user)
+      problems.push(`${rolePod.where}: reads Secret key ${source.key}, not its own user's ${user}`);
+    const server = secretKeyOf(nats, entry.password.env);
+    if (server?.secret !== source.secret || server.key !== source.key)
+      problems.push(`${rolePod.where}: NATS gets ${entry.password.env} (${user}) from another Secret key than the pod`);
+    const secret = secrets.get(source.secret);
+    if (secret !== undefined && secret.data?.[source.key] === undefined)
+      problems.push(`${rolePod.where}: Secret ${source.secret} has no key ${source.key}`);
+  }
+  return problems;
+}
+
+/**
+ * nats-server accepts the configuration the NATS container reads (its ConfigMap, authorization
+ * block included) with the environment the container gets: pod name, route credentials and every
+ * user's password set (placeholders), nothing else.
+ */
+function natsServerCheckProblems(rendered: Rendered): string[] {
+  const { workload, container } = natsServer(rendered);
+  const env = environmentOf(rendered, {
+    where: "StatefulSet nats container nats",
+    container,
+    pod: podSpecOf(workload),
+    podName: "nats-0",
+  });
+  const { files, main } = natsConfigFiles(rendered);
+  return natsServerProblems(files, main, env);
+}
+
+/**
+ * Every long-running role container listens beyond its pod: the roles' admin server
+ * (PAXOS_ADMIN_HOST) and the gateway (PAXOS_HTTP_HOST) on 0.0.0.0, as their config readers read
+ * it, since the kubelet's probes, Prometheus and the gateway's Service reach them from outside.
+ */
+function bindProblems(rendered: Rendered): string[] {
+  const problems: string[] = [];
+  for (const rolePod of rolePods(rendered)) {
+    if (!rolePod.pod.containers.includes(rolePod.container)) continue;
+    const config = configOf(rendered, rolePod);
+    if (config === null) continue;
+    const [variable, host] =
+      "httpHost" in config ? ["PAXOS_HTTP_HOST", config.httpHost] : ["PAXOS_ADMIN_HOST", config.adminHost];
+    if (host !== "0.0.0.0") problems.push(`${rolePod.where}: ${variable} is ${host}, unreachable from outside the pod`);
+  }
+  return problems;
+}
+
+/** Every acceptor pod's store against a real Redis started with its sidecar's expanded arguments. */
+async function redisAclProblems(rendered: Rendered): Promise<string[]> {
+  const set = acceptorSet(rendered);
+  const pod = podSpecOf(set);
+  const redis = containerOf(set, "redis");
+  const acceptor = containerOf(set, "acceptor");
+  const pods = Array.from({ length: set.spec?.replicas ?? 1 }, (_, ordinal) => `acceptor-${ordinal}`);
+  const results = await Promise.all(
+    pods.map((podName) => {
+      const redisEnv = environmentOf(rendered, {
+        where: `pod ${podName} container redis`,
+        container: redis,
+        pod,
+        podName,
+      });
+      const env = environmentOf(rendered, {
+        where: `pod ${podName} container acceptor`,
+        container: acceptor,
+        pod,
+        podName,
+      });
+      return acceptorRedisProblems({
+        where: `pod ${podName}`,
+        words: [...(redis.command ?? []), ...(redis.args ?? [])].map((word) => expand(word, redisEnv)),
+        redisUrl: env["REDIS_URL"] ?? "",
+        cluster: env["PAXOS_CLUSTER"] ?? "local",
+        acceptorId: env["PAXOS_ACCEPTOR_ID"] ?? "",
+      });
+    }),
+  );
+  return results.flat();
 }
 
 // --- Prometheus and Grafana -------------------------------------------------------------------
@@ -571,6 +799,26 @@ for (const [overlay, { externalSecrets }] of Object.entries(OVERLAYS)) {
 
     it("gives every role the same PAXOS_ACCEPTOR_IDS: the acceptor pods", () => {
       expect(acceptorIdProblems(rendered)).toEqual([]);
+    });
+
+    it("logs every role pod in to NATS as its own user, with its role's permissions, never anonymously", () => {
+      expect(natsLoginProblems(rendered)).toEqual([]);
+    });
+
+    it("gives each role pod its own NATS password from the Secret key the NATS pods read for it", () => {
+      expect(natsPasswordProblems(rendered)).toEqual([]);
+    });
+
+    it("has a NATS configuration that `nats-server -t` accepts with the NATS pods' environment", () => {
+      expect(natsServerCheckProblems(rendered)).toEqual([]);
+    });
+
+    it("lets the probes, Prometheus and the Services reach every role: it listens on 0.0.0.0", () => {
+      expect(bindProblems(rendered)).toEqual([]);
+    });
+
+    it("lets each acceptor's own store run on its Redis sidecar, and nobody and nothing else", async () => {
+      expect(await redisAclProblems(rendered)).toEqual([]);
     });
 
     it("has a Prometheus config that passes promtool and scrapes every role's metrics port", () => {
@@ -724,6 +972,139 @@ describe("each check fails on a broken manifest", () => {
         }),
       ),
     ).not.toEqual([]);
+  });
+
+  const envOf = (container: Container, name: string): EnvVar => {
+    const variable = container.env?.find((env) => env.name === name);
+    if (variable === undefined) throw new Error(`${container.name} has no env ${name}`);
+    return variable;
+  };
+  const proposer = (r: Rendered) => containerOf(find(r, "Deployment", "proposer"), "proposer");
+  const learner = (r: Rendered) => containerOf(find(r, "StatefulSet", "learner"), "learner");
+  const natsConfig = (r: Rendered) => {
+    const config = r.find((o) => o.kind === "ConfigMap" && o.metadata.name.startsWith("nats-config"));
+    if (config?.data === undefined) throw new Error("no nats-config ConfigMap");
+    return config.data;
+  };
+
+  it("NATS logins: an unknown user, another cluster's subjects, a literal password, the anonymous escape", () => {
+    expect(natsLoginProblems(broken((r) => (envOf(proposer(r), "NATS_USER").value = "proposer-other")))).not.toEqual(
+      [],
+    );
+    expect(
+      natsLoginProblems(
+        broken((r) => {
+          const cluster = r.find((o) => o.kind === "ConfigMap" && o.metadata.name.startsWith("paxos-cluster"));
+          if (cluster?.data) cluster.data["PAXOS_CLUSTER"] = "elsewhere";
+        }),
+      ),
+    ).not.toEqual([]);
+    expect(
+      natsLoginProblems(
+        broken((r) => {
+          const data = natsConfig(r);
+          data["authorization.conf"] = (data["authorization.conf"] ?? "").replace(
+            "$NATS_GATEWAY_GATEWAY_PASSWORD",
+            '"hunter2"',
+          );
+        }),
+      ),
+    ).not.toEqual([]);
+    expect(
+      natsLoginProblems(broken((r) => learner(r).env?.push({ name: "PAXOS_DEV_NATS_ANONYMOUS", value: "1" }))),
+    ).not.toEqual([]);
+  });
+
+  it("NATS passwords: another user's key, a literal value, the NATS pod reading another key, all keys mounted", () => {
+    expect(
+      natsPasswordProblems(
+        broken((r) => {
+          const ref = envOf(proposer(r), "NATS_PASSWORD").valueFrom?.secretKeyRef;
+          if (ref) ref.key = "gateway-gateway";
+        }),
+      ),
+    ).not.toEqual([]);
+    expect(
+      natsPasswordProblems(
+        broken((r) => Object.assign(envOf(proposer(r), "NATS_PASSWORD"), { value: "x", valueFrom: undefined })),
+      ),
+    ).not.toEqual([]);
+    expect(
+      natsPasswordProblems(
+        broken((r) => {
+          const ref = envOf(natsServer(r).container, "NATS_PROPOSER_PROPOSER_PASSWORD").valueFrom?.secretKeyRef;
+          if (ref) ref.key = "gateway-gateway";
+        }),
+      ),
+    ).not.toEqual([]);
+    expect(
+      natsPasswordProblems(
+        broken((r) => {
+          const container = learner(r);
+          const mount = container.volumeMounts?.find((m) => m.name === "nats-users");
+          if (mount === undefined) throw new Error("the learner mounts no nats-users");
+          delete mount.subPathExpr;
+          mount.mountPath = "/var/run/secrets/paxos-nats";
+          envOf(container, "NATS_PASSWORD_FILE").value = "/var/run/secrets/paxos-nats/learner-$(PAXOS_LEARNER_ID)";
+        }),
+      ),
+    ).not.toEqual([]);
+  });
+
+  it("nats-server -t: a user's password missing from the NATS pod's environment, and a syntax error", () => {
+    expect(
+      natsServerCheckProblems(
+        broken((r) => {
+          const container = natsServer(r).container;
+          container.env = container.env?.filter((env) => env.name !== "NATS_LEARNER_LEARNER_0_PASSWORD") ?? [];
+        }),
+      ),
+    ).not.toEqual([]);
+    expect(
+      natsServerCheckProblems(
+        broken((r) => {
+          const data = natsConfig(r);
+          data["nats.conf"] = `${data["nats.conf"] ?? ""}\ncluster {\n`;
+        }),
+      ),
+    ).not.toEqual([]);
+  });
+
+  it("bind hosts: an acceptor's admin server on 127.0.0.1 (the default), and the gateway's", () => {
+    expect(
+      bindProblems(
+        broken((r) => {
+          const acceptor = containerOf(acceptorSet(r), "acceptor");
+          acceptor.env = acceptor.env?.filter((env) => env.name !== "PAXOS_ADMIN_HOST") ?? [];
+        }),
+      ),
+    ).not.toEqual([]);
+    expect(bindProblems(broken((r) => (envOf(gateway(r), "PAXOS_HTTP_HOST").value = "127.0.0.1")))).not.toEqual([]);
+  });
+
+  it("redis: the default user left on", () => {
+    expect(
+      redisProblems(
+        broken((r) => {
+          const container = redis(r);
+          const args = container.args ?? [];
+          args.splice(args.indexOf("default") - 1, 3);
+        }),
+      ),
+    ).not.toEqual([]);
+  });
+
+  it("redis ACL: a store command the ACL forbids, and an ACL that allows everything", async () => {
+    const withoutHscan = broken((r) => {
+      const container = redis(r);
+      container.args = container.args?.filter((arg) => arg !== "+hscan") ?? [];
+    });
+    expect(await redisAclProblems(withoutHscan)).not.toEqual([]);
+    const everything = broken((r) => {
+      const container = redis(r);
+      container.args = container.args?.map((arg) => (arg === "-@all" ? "+@all" : arg)) ?? [];
+    });
+    expect(await redisAclProblems(everything)).not.toEqual([]);
   });
 
   it("network policies: no default deny", () => {
