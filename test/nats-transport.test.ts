@@ -1,9 +1,12 @@
 // BusTransport and the service API over NatsBus against a real nats-server on a free loopback
 // port: each message type reaches exactly the endpoints it is addressed to, hostile bytes are
 // dropped and reported while the subscriber keeps working, request/reply works, and messages
-// flow again after the server is killed and restarted on the same port.
+// flow again after the server is killed and restarted on the same port. The bus itself is tested
+// on an open server; one more server with a permission file shows that a NatsBus with credentials
+// gets its replies under its own inbox prefix and that a wrong password is refused at connect
+// (test/nats-permissions.test.ts checks the permissions themselves).
 import type { Endpoint, Message } from "@paxos/core";
-import { NatsBus, type NatsBusStatus } from "@paxos/transport-nats";
+import { ClusterCredentials, inboxPrefix, NatsBus, type NatsBusStatus } from "@paxos/transport-nats";
 import {
   BusError,
   BusTransport,
@@ -243,6 +246,83 @@ describe("service API over NATS", () => {
 
     served.unsubscribe();
     for (const learner of learners) learner.unsubscribe();
+  });
+});
+
+describe("NatsBus with credentials", () => {
+  const credentials = new ClusterCredentials(subjects, [
+    { role: "learner", id: "l1" },
+    { role: "gateway", id: "g1" },
+  ]);
+  let secured: NatsServer;
+
+  beforeAll(async () => {
+    secured = await startNats({ credentials });
+  });
+
+  afterAll(async () => {
+    await secured?.stop();
+  });
+
+  it("gets the replies to its requests under its own inbox prefix, through the server's permissions", async () => {
+    const statuses: NatsBusStatus[] = [];
+    const connectAs = (role: "learner" | "gateway", id: string): Promise<NatsBus> =>
+      NatsBus.connect({
+        servers: secured.url,
+        name: `${role}-${id}`,
+        credentials: credentials.of(role, id),
+        onStatus: (status) => statuses.push(status),
+      });
+    const learner = await connectAs("learner", "l1");
+    const gateway = await connectAs("gateway", "g1");
+    try {
+      const answered: boolean[] = [];
+      const responder = learner.subscribe(subjects.learnersQuery(), (m) => {
+        answered.push(m.respond(new TextEncoder().encode(`pong to ${new TextDecoder().decode(m.data)}`)));
+      });
+      await learner.flush();
+      const reply = await gateway.request(subjects.learnersQuery(), new TextEncoder().encode("ping"), {
+        timeoutMs: 2_000,
+      });
+      expect(new TextDecoder().decode(reply.data)).toBe("pong to ping");
+      expect(reply.subject.startsWith(`${inboxPrefix("gateway-g1")}.`), reply.subject).toBe(true);
+      expect(answered).toEqual([true]);
+      responder.unsubscribe();
+
+      // The service API's scatter-gather takes the same way back.
+      const served = serveLearnerQueries(
+        learner,
+        subjects,
+        "l1",
+        () => ({ op: "status", learnerId: "l1", nextIndex: 3, nextSlot: 4, gapSlots: 0 }),
+        { onDrop: () => undefined },
+      );
+      await learner.flush();
+      const answers = await queryLearners(gateway, subjects, { op: "status" }, 2_000, { maxReplies: 1 });
+      expect(answers).toEqual([{ op: "status", learnerId: "l1", nextIndex: 3, nextSlot: 4, gapSlots: 0 }]);
+      served.unsubscribe();
+      // Neither connection met a permission error on the way.
+      expect(statuses.filter((s) => s.type === "error")).toEqual([]);
+    } finally {
+      await gateway.close();
+      await learner.close();
+    }
+  });
+
+  it("is refused at connect with a wrong password", async () => {
+    const refused = await NatsBus.connect({
+      servers: secured.url,
+      name: "gateway-g1",
+      credentials: { user: "gateway-g1", password: "not-the-password" },
+    }).then(
+      async (bus) => {
+        await bus.close();
+        return null;
+      },
+      (error: unknown) => error,
+    );
+    expect(refused).toBeInstanceOf(Error);
+    expect(String(refused)).toMatch(/authorization violation/i);
   });
 });
 

@@ -13,6 +13,7 @@ import {
 } from "@paxos/dashboards";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../services/support/processes.ts";
+import { connectAs } from "../services/support/services.ts";
 import { type PrometheusServer, type QueryAnswer, startPrometheus } from "../support/prometheus-server.ts";
 import { E2eCluster, LEARNER_IDS, PROPOSER_NAMES } from "./support/e2e-cluster.ts";
 import { postProposalRetrying } from "./support/http.ts";
@@ -139,11 +140,17 @@ describe("the Grafana dashboard's queries on a real Prometheus", () => {
       }),
     );
     expect(statuses.filter((status) => status !== 201)).toEqual([]);
-    // Bad messages: malformed heartbeats, which every role and the gateways decode and drop.
-    const { bus, subjects } = cluster.client;
-    for (let i = 0; i < 3; i++)
-      bus.publish(subjects.proposer("intruder", "heartbeat"), new TextEncoder().encode("{no"));
-    await bus.flush();
+    // Bad messages: malformed heartbeats, which every role and the gateways decode and drop. Only
+    // a proposer may send heartbeats: the test sends them as one.
+    const { subjects } = cluster.client;
+    const bus = await connectAs(cluster.where, "proposer", "test");
+    try {
+      for (let i = 0; i < 3; i++)
+        bus.publish(subjects.proposer("intruder", "heartbeat"), new TextEncoder().encode("{no"));
+      await bus.flush();
+    } finally {
+      await bus.close();
+    }
 
     // Until a few scrapes have seen all that (bounded): then the assertions below read the answers.
     // A proposal per round keeps the rates above zero however late the scrapes come on a busy machine.

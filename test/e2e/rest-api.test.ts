@@ -6,6 +6,7 @@
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import type { JsonValue } from "@paxos/core";
+import { scopedRequestId } from "@paxos/gateway-app";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { E2eCluster, type GatewayProcess, startGateway, waitGatewayReady } from "./support/e2e-cluster.ts";
 import {
@@ -19,6 +20,12 @@ import {
   readLogsFromLearners,
   sleep,
 } from "./support/http.ts";
+
+/**
+ * The request id the log records for `key`: these gateways run with PAXOS_AUTH=none, so every
+ * client is "anonymous", and a key is scoped to its client (answers still show the key itself).
+ */
+const loggedId = (key: string): string => scopedRequestId("anonymous", key);
 
 describe("REST gateway over a cluster of real processes", () => {
   let cluster: E2eCluster;
@@ -119,7 +126,8 @@ describe("REST gateway over a cluster of real processes", () => {
         at.length === 1 &&
         at[0] === entry.index &&
         JSON.stringify(entry.value) === JSON.stringify(value) &&
-        logged?.requestId === entry.requestId &&
+        // The log knows a keyed request by the id derived from the client and its key.
+        logged?.requestId === (key === null ? entry.requestId : loggedId(key)) &&
         (key === null || entry.requestId === key);
       if (!right) wrongIndex++;
     }
@@ -137,11 +145,13 @@ describe("REST gateway over a cluster of real processes", () => {
 
   it("refuses malformed requests with problem+json and proposes nothing for them", async () => {
     const proposeMessages: string[] = [];
-    const subscription = cluster.client.bus.subscribe(`${cluster.client.subjects.prefix}.propose.>`, (m) => {
+    // The whole propose tree, wider than any role may subscribe to: the test-only observer watches it.
+    const observer = await cluster.connectObserver();
+    const subscription = observer.subscribe(`${cluster.client.subjects.prefix}.propose.>`, (m) => {
       proposeMessages.push(new TextDecoder().decode(m.data));
     });
     try {
-      await cluster.client.bus.flush();
+      await observer.flush();
       const post = (body: string, headers: Record<string, string> = { "Content-Type": "application/json" }) =>
         http(`${gwA.url}/v1/proposals`, { method: "POST", body, headers });
       const cases: [string, Promise<HttpAnswer>, number][] = [
@@ -168,7 +178,7 @@ describe("REST gateway over a cluster of real processes", () => {
         expect(answer.status, `${what}: ${answer.text}`).toBe(status);
         expectProblem(answer, status);
       }
-      await cluster.client.bus.flush();
+      await observer.flush();
       await sleep(300);
       expect(proposeMessages, "a refused request must not reach the proposers").toEqual([]);
 
@@ -178,6 +188,7 @@ describe("REST gateway over a cluster of real processes", () => {
       expect(proposeMessages.some((text) => text.includes(requestId))).toBe(true);
     } finally {
       subscription.unsubscribe();
+      await observer.close();
     }
   }, 30_000);
 
@@ -198,7 +209,8 @@ describe("REST gateway over a cluster of real processes", () => {
     expect(expectProblem(reused, 422)).toMatchObject({ index });
 
     expect(await gwA.proc.stop("SIGTERM")).toBe(0);
-    const gwC = await startGateway(cluster.where, "C");
+    // C takes A's place, under A's NATS identity.
+    const gwC = await startGateway(cluster.where, "C", "g1");
     cluster.gateways.push(gwC);
     await waitGatewayReady(gwC, 15_000);
     const afterRestart = await postProposalRetrying(gwC.url, value, { key });
@@ -223,8 +235,8 @@ describe("REST gateway over a cluster of real processes", () => {
     }
     // Either way the key is decided exactly once.
     const log = await readLogFromGateway(gwC.url);
-    expect(log.filter((e) => e.requestId === racing)).toHaveLength(1);
-    expect(log.filter((e) => e.requestId === key)).toEqual([{ index, value, requestId: key }]);
+    expect(log.filter((e) => e.requestId === loggedId(racing))).toHaveLength(1);
+    expect(log.filter((e) => e.requestId === loggedId(key))).toEqual([{ index, value, requestId: loggedId(key) }]);
   }, 45_000);
 
   // Every paxos_ metric of every service passes Prometheus's own linter (promtool comes with

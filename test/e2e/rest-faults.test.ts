@@ -5,6 +5,7 @@
 // proposer at all. The tests run in order on one cluster: each leaves it as the next expects.
 import { randomBytes } from "node:crypto";
 import { type Ballot, compareBallots } from "@paxos/core";
+import { scopedRequestId } from "@paxos/gateway-app";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually } from "../services/support/processes.ts";
 import { startAcceptor, waitReady } from "../services/support/services.ts";
@@ -147,7 +148,10 @@ describe("REST gateway through process faults", () => {
     console.log(`leader takeover: ${takeoverSeconds.toFixed(1)}s`);
     expect(takeoverSeconds).toBeLessThan(10);
     if (after.entry === null) throw new Error("unreachable");
-    acknowledged.set(after.entry.index, after.entry);
+    // The answer shows our key; the log records the id derived from our client ("anonymous"
+    // with PAXOS_AUTH=none) and that key.
+    expect(after.entry.requestId).toBe(key);
+    acknowledged.set(after.entry.index, { ...after.entry, requestId: scopedRequestId("anonymous", key) });
 
     const logAfter = await readLogFromGateway(gwB.url);
     expect(logAfter.slice(0, logBefore.length)).toEqual(logBefore);

@@ -11,15 +11,21 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { acceptorKeys } from "@paxos/store-redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ClusterCredentials } from "@paxos/transport-nats";
 import { type NatsServer, startNats } from "../support/nats-server.ts";
 import { type RedisServer, startRedis } from "../support/redis-server.ts";
+import { testCredentials } from "../support/test-credentials.ts";
 import { killAll, REPO_ROOT } from "./support/processes.ts";
 import { ACCEPTOR_IDS, type ServiceEnv, startAcceptor, waitReady } from "./support/services.ts";
 
 const EXIT_STORAGE_REFUSED = 78;
 const CLUSTER = "init";
+const credentials: ClusterCredentials = testCredentials(CLUSTER);
 
-/** Runs the init step for acceptor `id` on `redisUrl`; resolves with its exit code and output. */
+/**
+ * Runs the init step for acceptor `id` on `redisUrl` with the acceptor's own environment (its
+ * NATS credentials included, as compose gives it); resolves with its exit code and output.
+ */
 function runInit(id: string, redisUrl: string, args: readonly string[]): Promise<{ code: number; output: string }> {
   return new Promise((resolveRun) => {
     execFile(
@@ -34,6 +40,7 @@ function runInit(id: string, redisUrl: string, args: readonly string[]): Promise
           PAXOS_ACCEPTOR_ID: id,
           PAXOS_ACCEPTOR_IDS: ACCEPTOR_IDS.join(","),
           REDIS_URL: redisUrl,
+          ...credentials.env("acceptor", id),
         },
       },
       (error, stdout, stderr) => {
@@ -51,8 +58,8 @@ describe("acceptor init step", () => {
   const servers: RedisServer[] = [];
 
   beforeAll(async () => {
-    nats = await startNats();
-    where = { cluster: CLUSTER, natsUrl: nats.url };
+    nats = await startNats({ credentials });
+    where = { cluster: CLUSTER, natsUrl: nats.url, credentials };
     markerDir = await mkdtemp(join(tmpdir(), "paxos-init-"));
   }, 30_000);
 

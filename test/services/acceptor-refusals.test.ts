@@ -4,13 +4,13 @@
 // nothing from that storage and exits non-zero (78).
 // Real nats-server and redis-server; the acceptor as a real child process.
 import type { Message } from "@paxos/core";
-import { NatsBus } from "@paxos/transport-nats";
 import { BusTransport, Subjects } from "@paxos/wire";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type NatsServer, startNats } from "../support/nats-server.ts";
 import { type RedisServer, startRedis } from "../support/redis-server.ts";
+import { testCredentials } from "../support/test-credentials.ts";
 import { killAll } from "./support/processes.ts";
-import { type ServiceEnv, startAcceptor, waitReady } from "./support/services.ts";
+import { connectAs, type ServiceEnv, startAcceptor, waitReady } from "./support/services.ts";
 
 const EXIT_STORAGE_REFUSED = 78;
 
@@ -34,8 +34,9 @@ describe("acceptor storage refusals", () => {
   const servers: RedisServer[] = [];
 
   beforeAll(async () => {
-    nats = await startNats();
-    where = { cluster: "refusals", natsUrl: nats.url };
+    const credentials = testCredentials("refusals");
+    nats = await startNats({ credentials });
+    where = { cluster: "refusals", natsUrl: nats.url, credentials };
   }, 30_000);
 
   afterAll(async () => {
@@ -65,8 +66,9 @@ describe("acceptor storage refusals", () => {
     const acceptor = await startAcceptor(where, "a3", redis.url, true);
     await waitReady(acceptor, 15_000);
     await redis.cli("FLUSHALL");
-    // A prepare makes the acceptor write; the write finds the identity gone.
-    const bus = await NatsBus.connect({ servers: nats.url, name: "test-proposer" });
+    // A prepare makes the acceptor write; the write finds the identity gone. The test sends it
+    // as a proposer, the one role that may prepare.
+    const bus = await connectAs(where, "proposer", "test");
     const transport = new BusTransport({
       bus,
       subjects: new Subjects(where.cluster),

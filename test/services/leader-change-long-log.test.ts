@@ -11,6 +11,7 @@ import { RedisAcceptorStore } from "@paxos/store-redis";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type NatsServer, startNats } from "../support/nats-server.ts";
 import { type RedisServer, startRedis } from "../support/redis-server.ts";
+import { testCredentials } from "../support/test-credentials.ts";
 import { killAll } from "./support/processes.ts";
 import {
   ACCEPTOR_IDS,
@@ -69,8 +70,9 @@ describe("a leader change over a long log above a stuck slot", () => {
 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), "paxos-longlog-"));
-    nats = await startNats();
-    where = { cluster: CLUSTER, natsUrl: nats.url };
+    const credentials = testCredentials(CLUSTER);
+    nats = await startNats({ credentials });
+    where = { cluster: CLUSTER, natsUrl: nats.url, credentials };
     redis.push(...(await Promise.all(ACCEPTOR_IDS.map(() => startRedis()))));
     const value = { kind: "batch" as const, requests: fullBatch(1) };
     // Full batches indeed: within the leader's limit, and a promise of them all is far beyond one message.

@@ -10,6 +10,7 @@ import { queryLearners } from "@paxos/wire";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type NatsServer, startNats } from "../support/nats-server.ts";
 import { type RedisServer, startRedis } from "../support/redis-server.ts";
+import { testCredentials } from "../support/test-credentials.ts";
 import { eventually, killAll } from "./support/processes.ts";
 import {
   ACCEPTOR_IDS,
@@ -34,9 +35,13 @@ describe("services on nats-server and redis-server", () => {
 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), "paxos-services-"));
-    const [natsServer, ...redisServers] = await Promise.all([startNats(), ...ACCEPTOR_IDS.map(() => startRedis())]);
+    const credentials = testCredentials("svc");
+    const [natsServer, ...redisServers] = await Promise.all([
+      startNats({ credentials }),
+      ...ACCEPTOR_IDS.map(() => startRedis()),
+    ]);
     nats = natsServer;
-    where = { cluster: "svc", natsUrl: nats.url };
+    where = { cluster: "svc", natsUrl: nats.url, credentials };
     ACCEPTOR_IDS.forEach((id, i) => {
       const server = redisServers[i];
       if (server !== undefined) redis.set(id, server);

@@ -1,13 +1,16 @@
-// A whole cluster for the end-to-end tests, every piece a real process: one nats-server, one
-// redis-server (AOF, fsync always) per acceptor, 3 acceptors, 2 proposers, 2 learners with their
-// own data folders and 2 REST gateways on free ports. Built on the services tests' helpers, which
-// start the role services as child processes and kill them by pid.
+// A whole cluster for the end-to-end tests, every piece a real process: one nats-server with the
+// cluster's permission file, one redis-server (AOF, fsync always) per acceptor, 3 acceptors, 2
+// proposers, 2 learners with their own data folders and 2 REST gateways on free ports, each
+// process with its own NATS user. Built on the services tests' helpers, which start the role
+// services as child processes and kill them by pid.
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { NatsBus, type NatsExtraUser } from "@paxos/transport-nats";
 import { queryLearners } from "@paxos/wire";
 import { type NatsServer, startNats } from "../../support/nats-server.ts";
 import { type RedisServer, startRedis } from "../../support/redis-server.ts";
+import { testCredentials, testObserver } from "../../support/test-credentials.ts";
 import {
   eventually,
   freePort,
@@ -18,6 +21,7 @@ import {
 } from "../../services/support/processes.ts";
 import {
   ACCEPTOR_IDS,
+  failOnPermissionViolation,
   type ServiceEnv,
   type ServiceProcess,
   startAcceptor,
@@ -38,15 +42,23 @@ export interface GatewayProcess {
   readonly url: string;
 }
 
-/** Starts `services/gateway` on a free loopback port; it is killed by pid with `killAll`. */
-export async function startGateway(where: ServiceEnv, name: string): Promise<GatewayProcess> {
+/**
+ * Starts `services/gateway` (shown as gateway `name`) on a free loopback port as NATS identity
+ * `gatewayName` (PAXOS_GATEWAY_NAME, with its own credentials); it is killed by pid with `killAll`.
+ */
+export async function startGateway(where: ServiceEnv, name: string, gatewayName: string): Promise<GatewayProcess> {
   const port = await freePort();
   const proc = startNode(`gateway ${name}`, "services/gateway/src/main.ts", {
     PAXOS_CLUSTER: where.cluster,
     NATS_URL: where.natsUrl,
+    PAXOS_GATEWAY_NAME: gatewayName,
+    ...where.credentials.env("gateway", gatewayName),
     PAXOS_ACCEPTOR_IDS: ACCEPTOR_IDS.join(","),
     PAXOS_HTTP_PORT: String(port),
     PAXOS_HTTP_HOST: "127.0.0.1",
+    // The gateway refuses to start until told how clients authenticate; these tests are not about
+    // HTTP authentication, so they ask for none by name (a test may set another mode in `env`).
+    PAXOS_AUTH: "none",
     LOG_LEVEL: "info",
     ...where.env,
   });
@@ -81,8 +93,9 @@ export class E2eCluster {
   readonly proposers: ServiceProcess[] = [];
   readonly learners: ServiceProcess[] = [];
   readonly gateways: GatewayProcess[] = [];
-  /** The test's own NatsBus client (and the acceptor statuses it hears). */
+  /** The test's own NatsBus client, acting as gateway `test` (and the acceptor statuses it hears). */
   readonly client: TestClient;
+  readonly #observer: NatsExtraUser;
   readonly #dataDir: string;
 
   private constructor(
@@ -90,12 +103,14 @@ export class E2eCluster {
     nats: NatsServer,
     redis: ReadonlyMap<string, RedisServer>,
     client: TestClient,
+    observer: NatsExtraUser,
     dataDir: string,
   ) {
     this.where = where;
     this.nats = nats;
     this.redis = redis;
     this.client = client;
+    this.#observer = observer;
     this.#dataDir = dataDir;
   }
 
@@ -105,7 +120,13 @@ export class E2eCluster {
    */
   static async start(cluster: string, env?: Readonly<Record<string, string>>): Promise<E2eCluster> {
     const dataDir = await mkdtemp(join(tmpdir(), "paxos-e2e-"));
-    const servers = await Promise.allSettled([startNats(), ...ACCEPTOR_IDS.map(() => startRedis())]);
+    const credentials = testCredentials(cluster);
+    // A test-only user beside the cluster's: tests watch with it what no role may see (connectObserver).
+    const observer = testObserver();
+    const servers = await Promise.allSettled([
+      startNats({ credentials, extraUsers: [observer] }),
+      ...ACCEPTOR_IDS.map(() => startRedis()),
+    ]);
     const failed = servers.find((s) => s.status === "rejected");
     const [natsResult, ...redisResults] = servers;
     if (failed !== undefined || natsResult?.status !== "fulfilled") {
@@ -119,11 +140,11 @@ export class E2eCluster {
       const result = redisResults[i];
       if (result?.status === "fulfilled") redis.set(id, result.value);
     });
-    const where: ServiceEnv = env === undefined ? { cluster, natsUrl: nats.url } : { cluster, natsUrl: nats.url, env };
+    const where: ServiceEnv = { cluster, natsUrl: nats.url, credentials, ...(env === undefined ? {} : { env }) };
     let client: TestClient | null = null;
     try {
       client = await TestClient.connect(where);
-      const e2e = new E2eCluster(where, nats, redis, client, dataDir);
+      const e2e = new E2eCluster(where, nats, redis, client, observer, dataDir);
       await e2e.#startServices();
       return e2e;
     } catch (error) {
@@ -145,9 +166,24 @@ export class E2eCluster {
     acceptors.forEach((acceptor, i) => this.acceptors.set(ACCEPTOR_IDS[i] ?? "", acceptor));
     this.learners.push(...learners);
     this.proposers.push(...proposers);
-    this.gateways.push(...(await Promise.all(["A", "B"].map((name) => startGateway(this.where, name)))));
+    this.gateways.push(
+      ...(await Promise.all([startGateway(this.where, "A", "g1"), startGateway(this.where, "B", "g2")])),
+    );
     await Promise.all([...acceptors, ...learners].map((service) => waitReady(service, 30_000)));
     await Promise.all(this.gateways.map((gateway) => waitGatewayReady(gateway, 30_000)));
+  }
+
+  /**
+   * A NatsBus as the test-only observer, which may publish and subscribe to every subject: for a
+   * test that watches all of a subject tree, wider than any role's permissions. The caller closes it.
+   */
+  connectObserver(): Promise<NatsBus> {
+    return NatsBus.connect({
+      servers: this.where.natsUrl,
+      name: "test observer",
+      credentials: { user: this.#observer.user, password: this.#observer.password },
+      onStatus: failOnPermissionViolation,
+    });
   }
 
   /** The URL of acceptor `id`'s own redis-server. */

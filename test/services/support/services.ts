@@ -1,11 +1,21 @@
 // The role services as real child processes on test servers: start an acceptor, proposer or
-// learner with the environment COMMON.md describes, read its admin endpoints, and talk to the
-// cluster from the test through a NatsBus and the service API.
-import { NatsBus } from "@paxos/transport-nats";
-import { type AcceptorStatus, propose, queryLearners, Subjects, subscribeAcceptorStatus } from "@paxos/wire";
+// learner with the environment COMMON.md describes (each with its own NATS user and password),
+// read its admin endpoints, and talk to the cluster from the test through a NatsBus and the
+// service API, as a role whose permissions allow what the test does.
+import { type ClusterCredentials, NatsBus, type NatsBusStatus } from "@paxos/transport-nats";
+import {
+  type AcceptorStatus,
+  type ClusterRole,
+  propose,
+  queryLearners,
+  Subjects,
+  subscribeAcceptorStatus,
+} from "@paxos/wire";
+import { TEST_IDS } from "../../support/test-credentials.ts";
 import { eventually, freePort, getJson, startNode, type TestProcess } from "./processes.ts";
 
-export const ACCEPTOR_IDS = ["a1", "a2", "a3"] as const;
+/** The acceptors of every test cluster; testCredentials covers them. */
+export const ACCEPTOR_IDS = TEST_IDS.acceptor;
 
 /** A role service started by a test, with its admin port. */
 export class ServiceProcess {
@@ -44,6 +54,11 @@ export class ServiceProcess {
 export interface ServiceEnv {
   readonly cluster: string;
   readonly natsUrl: string;
+  /**
+   * The NATS users the server was started with (testCredentials): each service connects as its
+   * own identity, and the test's clients as the role whose messages they send or read.
+   */
+  readonly credentials: ClusterCredentials;
   /** More variables for every service (OTEL_* settings, for instance). */
   readonly env?: Readonly<Record<string, string>>;
 }
@@ -74,6 +89,7 @@ export function startAcceptor(
     PAXOS_ACCEPTOR_ID: id,
     REDIS_URL: redisUrl,
     PAXOS_ACCEPTOR_INIT: init ? "1" : "0",
+    ...where.credentials.env("acceptor", id),
     ...where.env,
     ...extraEnv,
   });
@@ -84,6 +100,7 @@ export function startProposer(where: ServiceEnv, name: string): Promise<ServiceP
     PAXOS_CLUSTER: where.cluster,
     NATS_URL: where.natsUrl,
     PAXOS_PROPOSER_NAME: name,
+    ...where.credentials.env("proposer", name),
     ...where.env,
   });
 }
@@ -94,6 +111,7 @@ export function startLearner(where: ServiceEnv, id: string, dataDir: string): Pr
     NATS_URL: where.natsUrl,
     PAXOS_LEARNER_ID: id,
     PAXOS_DATA_DIR: dataDir,
+    ...where.credentials.env("learner", id),
     ...where.env,
   });
 }
@@ -112,7 +130,34 @@ export async function waitReady(service: ServiceProcess, timeoutMs: number): Pro
   });
 }
 
-/** The test's own view of the cluster: a NatsBus client and the service API. */
+/**
+ * The status handler of the test's own clients. The server refuses a publish or a subscription
+ * outside the client's permissions with an asynchronous error only; thrown here, NatsBus rethrows
+ * it outside the client (its default onHandlerError), so the run fails instead of a test passing
+ * on a message that was never sent or a subscription that never was.
+ */
+export function failOnPermissionViolation(status: NatsBusStatus): void {
+  if (status.type === "error" && status.error.name === "PermissionViolationError") throw status.error;
+}
+
+/**
+ * A NatsBus connected to the test's server as `role`/`id` (one of TEST_IDS), holding exactly that
+ * identity's permissions; anything they refuse fails the run (failOnPermissionViolation). The
+ * caller closes it.
+ */
+export function connectAs(where: ServiceEnv, role: ClusterRole, id: string): Promise<NatsBus> {
+  return NatsBus.connect({
+    servers: where.natsUrl,
+    name: `test ${role} ${id}`,
+    credentials: where.credentials.of(role, id),
+    onStatus: failOnPermissionViolation,
+  });
+}
+
+/**
+ * The test's own view of the cluster: a NatsBus client and the service API. It acts as gateway
+ * `test`: it proposes, queries the learners and reads the acceptors' statuses, as a gateway may.
+ */
 export class TestClient {
   readonly bus: NatsBus;
   readonly subjects: Subjects;
@@ -133,7 +178,7 @@ export class TestClient {
   }
 
   static async connect(where: ServiceEnv): Promise<TestClient> {
-    const bus = await NatsBus.connect({ servers: where.natsUrl, name: "test-client" });
+    const bus = await connectAs(where, "gateway", "test");
     return new TestClient(bus, new Subjects(where.cluster));
   }
 
