@@ -29,6 +29,14 @@ describe("LeaderTracker", () => {
     expect(leaders.leader()).toBeNull();
   });
 
+  it("holds a bounded number of proposers, dropping the lowest ballots, so a flood of ids cannot grow it", () => {
+    const { leaders } = tracker();
+    leaders.heartbeat({ round: 7, proposerId: "leader" });
+    for (let i = 0; i < 10_000; i++) leaders.heartbeat({ round: 1, proposerId: `forged-${i}` });
+    expect(leaders.leader()?.proposerId).toBe("leader");
+    expect(leaders.proposersHeld).toBeLessThanOrEqual(64);
+  });
+
   it("keeps a proposer's highest ballot when an older heartbeat arrives late", () => {
     const { leaders } = tracker();
     leaders.heartbeat({ round: 5, proposerId: "p-a" });

@@ -15,6 +15,9 @@ export interface KnownLeader {
  * ballot is the best guess. Only a guess: a proposer that is not the leader answers "notLeader"
  * with a hint, and the gateway follows it.
  */
+/** Proposers a gateway keeps track of; a cluster runs a handful. */
+const PROPOSERS_HELD_MAX = 64;
+
 export class LeaderTracker {
   readonly #staleMs: number;
   readonly #now: () => number;
@@ -26,14 +29,32 @@ export class LeaderTracker {
     this.#now = options.now;
   }
 
-  /** Records a heartbeat from the proposer that owns `ballot`. */
+  /**
+   * Records a heartbeat from the proposer that owns `ballot`. At most PROPOSERS_HELD_MAX
+   * proposers are held (ids are chosen by senders): a new one beyond that replaces the one with
+   * the lowest ballot, which is never the leader's.
+   */
   heartbeat(ballot: Ballot): void {
     const proposerId = ballot.proposerId;
     const previous = this.#heard.get(proposerId);
+    if (previous === undefined && this.#heard.size >= PROPOSERS_HELD_MAX) this.#forgetLowest();
     // A proposer's ballots only grow; a reordered older heartbeat must not lower what we know.
     const highest = previous !== undefined && compareBallots(previous.ballot, ballot) > 0 ? previous.ballot : ballot;
     this.#heard.set(proposerId, { proposerId, ballot: highest, heardAtMs: this.#now() });
     for (const wake of [...this.#waiters]) wake();
+  }
+
+  #forgetLowest(): void {
+    let lowest: KnownLeader | undefined;
+    for (const heard of this.#heard.values()) {
+      if (lowest === undefined || compareBallots(heard.ballot, lowest.ballot) < 0) lowest = heard;
+    }
+    if (lowest !== undefined) this.#heard.delete(lowest.proposerId);
+  }
+
+  /** How many proposers are held (bounded by PROPOSERS_HELD_MAX). */
+  get proposersHeld(): number {
+    return this.#heard.size;
   }
 
   /** The leader heard within `staleMs` with the highest ballot, or null. */
