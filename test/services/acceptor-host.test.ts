@@ -1,12 +1,15 @@
 // AcceptorHost keeps the acceptor's durability contract: a reply leaves only after its write is
 // stored, messages are stepped one at a time, a failed write sends nothing and the host re-opens
-// a fresh store and rebuilds from it, and a storage refusal is fatal. Driven through a fake
-// Transport and memory stores whose writes the test holds back or fails.
+// a fresh store and rebuilds from it, and a storage refusal is fatal. A conflicting value from
+// outside is refused as an alert (counted, logged at error) while the acceptor votes on; only its
+// own restored state breaking an invariant is fatal. Driven through a fake Transport and memory
+// stores whose writes the test holds back or fails.
 import { type AcceptMsg, AcceptorStoreError, type Ballot, InvariantViolation, type Message } from "@paxos/core";
 import { AcceptorHost, createRegistry, EXIT_CODES } from "@paxos/host";
 import type { AcceptorStatus } from "@paxos/wire";
 import { describe, expect, it } from "vitest";
 import { ControlledAcceptorStores, FakeTransport, silentLogger, until } from "./support/fakes.ts";
+import { conflictAlerts, droppedTotal, recordingLogger } from "./support/host-observation.ts";
 
 const ballot = (round: number, proposerId = "p1-00000000"): Ballot => ({ round, proposerId });
 const prepare = (round: number): Message => ({ type: "prepare", ballot: ballot(round), fromSlot: 0 });
@@ -24,11 +27,12 @@ function setup(overrides: { queueMessagesMax?: number } = {}) {
   const fatal: { error: unknown; exitCode: number }[] = [];
   const statuses: AcceptorStatus[] = [];
   const registry = createRegistry(false);
+  const { logger, records: logs } = recordingLogger("acceptor", "a1");
   const host = new AcceptorHost({
     acceptorId: "a1",
     createStore: ({ firstOpen }) => stores.create("a1", firstOpen),
     transport,
-    logger: silentLogger(),
+    logger,
     registry,
     publishStatus: (status) => statuses.push(status),
     onFatal: (error, exitCode) => fatal.push({ error, exitCode }),
@@ -39,7 +43,7 @@ function setup(overrides: { queueMessagesMax?: number } = {}) {
       ...(overrides.queueMessagesMax === undefined ? {} : { acceptorQueueMessagesMax: overrides.queueMessagesMax }),
     },
   });
-  return { stores, transport, fatal, statuses, host, registry };
+  return { stores, transport, fatal, statuses, host, registry, logs };
 }
 
 describe("AcceptorHost", () => {
@@ -136,17 +140,62 @@ describe("AcceptorHost", () => {
     await host.stop();
   });
 
-  it("hands a broken invariant from the core to onFatal with exit code 70", async () => {
-    const { transport, host, fatal } = setup();
+  it("refuses a second value for a voted slot and ballot as an alert, keeps its vote and votes on", async () => {
+    const { stores, transport, host, fatal, registry, logs } = setup();
     await host.start();
-    transport.deliver(accept(1, 0));
+    const voted = accept(1, 0);
+    transport.deliver(voted);
     await until(() => transport.published.length === 1);
-    // The same ballot with another value in the same slot: a proposer reused a ballot.
-    transport.deliver({ ...accept(1, 0), value: { kind: "noop" } });
+    // The same ballot with another value in the same slot: forged, or a proposer reused a ballot.
+    transport.deliver({ ...voted, value: { kind: "noop" } });
+    // Steps are in order: once round 2 is promised, the forged accept has been stepped.
+    transport.deliver(prepare(2));
+    await until(() => transport.published.length === 2 || fatal.length > 0);
+    expect(fatal).toEqual([]);
+
+    // Nothing answered the stranger; the promise reports the vote it kept, on disk too.
+    expect(transport.published[1]?.msg).toEqual({
+      type: "promise",
+      ballot: ballot(2),
+      acceptorId: "a1",
+      fromSlot: 0,
+      toSlot: null,
+      chosenBelow: 0,
+      accepted: [{ slot: 0, ballot: ballot(1), value: voted.value }],
+    });
+    expect(stores.storage.state.accepted.get(0)).toEqual({ slot: 0, ballot: ballot(1), value: voted.value });
+    expect(await droppedTotal(registry, "conflict")).toBeGreaterThanOrEqual(1);
+    const alerts = conflictAlerts(logs);
+    expect(alerts).toHaveLength(1);
+    expect(String(alerts[0]?.["detail"])).toMatch(/^slot 0: ballot .* already voted for another value$/);
+    expect(host.voting).toBe(true);
+    expect(host.readiness().ready).toBe(true);
+
+    // It still votes.
+    transport.deliver(accept(2, 1));
+    await until(() => transport.published.length === 3);
+    expect(transport.published[2]?.msg).toMatchObject({
+      type: "accepted",
+      ballot: ballot(2),
+      slot: 1,
+      acceptorId: "a1",
+    });
+    expect(fatal).toEqual([]);
+    await host.stop();
+  });
+
+  it("hands a broken invariant of its own restored state to onFatal with exit code 70", async () => {
+    const { stores, transport, host, fatal } = setup();
+    // The acceptor's own storage holds a vote above its promise: no message can cause that.
+    stores.storage.identity = { cluster: "test", acceptorId: "a1" };
+    stores.storage.state.promised = ballot(1);
+    stores.storage.state.accepted.set(0, { slot: 0, ballot: ballot(2), value: { kind: "noop" } });
+    await host.start();
     await until(() => fatal.length === 1);
     expect(fatal[0]?.error).toBeInstanceOf(InvariantViolation);
     expect(fatal[0]?.exitCode).toBe(EXIT_CODES.invariant);
-    expect(transport.published).toHaveLength(1);
+    expect(host.voting).toBe(false);
+    expect(transport.published).toEqual([]);
     await host.stop();
   });
 

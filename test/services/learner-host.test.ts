@@ -1,12 +1,15 @@
 // LearnerHost makes learned slots durable before anything depends on them: deliveries are
 // published, and queries reveal entries, only after the store's append resolves; a failed append
-// is retried on a fresh store; a restart rebuilds the log without delivering again; and two
-// values for one slot stop the process. Driven through a fake Transport and a controlled store.
+// is retried on a fresh store; a restart rebuilds the log without delivering again; a value from
+// outside that conflicts with the votes or the log is refused as an alert (counted, logged at
+// error) while the learner learns on; and two values for one slot in its own stored log stop the
+// process. Driven through a fake Transport and a controlled store.
 import { type Ballot, InvariantViolation, type Message, type SlotValue } from "@paxos/core";
 import { createRegistry, EXIT_CODES, LearnerHost } from "@paxos/host";
 import type { DeliveredEvent } from "@paxos/wire";
 import { describe, expect, it } from "vitest";
-import { ControlledLearnerStores, FakeTransport, silentLogger, until } from "./support/fakes.ts";
+import { ControlledLearnerStores, FakeTransport, until } from "./support/fakes.ts";
+import { conflictAlerts, droppedTotal, recordingLogger } from "./support/host-observation.ts";
 
 const ballot: Ballot = { round: 1, proposerId: "p1-00000000" };
 const batch = (...ids: string[]): SlotValue => ({
@@ -25,18 +28,20 @@ function setup(stores = new ControlledLearnerStores()) {
   const transport = new FakeTransport();
   const delivered: DeliveredEvent[] = [];
   const fatal: { error: unknown; exitCode: number }[] = [];
+  const registry = createRegistry(false);
+  const { logger, records: logs } = recordingLogger("learner", "l1");
   const host = new LearnerHost({
     learnerId: "l1",
     acceptorIds: ["a1", "a2", "a3"],
     createStore: () => stores.create(),
     transport,
-    logger: silentLogger(),
-    registry: createRegistry(false),
+    logger,
+    registry,
     publishDelivered: (event) => delivered.push(event),
     onFatal: (error, exitCode) => fatal.push({ error, exitCode }),
     hostLimits: { learnerAppendRetryMaxMs: 20 },
   });
-  return { stores, transport, delivered, fatal, host };
+  return { stores, transport, delivered, fatal, host, registry, logs };
 }
 
 describe("LearnerHost", () => {
@@ -126,15 +131,56 @@ describe("LearnerHost", () => {
     await second.host.stop();
   });
 
-  it("stops fatally (exit code 70) when one slot is learned with two values", async () => {
-    const { transport, fatal, delivered, host } = setup();
+  it("refuses values that conflict with its votes or its log as an alert, and learns the real one", async () => {
+    const { stores, transport, fatal, delivered, host, registry, logs } = setup();
     await host.start();
-    transport.deliver({ type: "chosen", slot: 0, value: batch("r1") });
-    await until(() => delivered.length === 1);
-    transport.deliver({ type: "chosen", slot: 0, value: batch("other") });
-    await until(() => fatal.length === 1);
+    const real = batch("r1");
+    const forged = batch("forged");
+    transport.deliver(accepted("a1", 0, real));
+    // Another value at the same ballot: kept apart, so it neither borrows a1's vote nor is learned.
+    transport.deliver(accepted("a2", 0, forged));
+    transport.deliver(accepted("a3", 0, real));
+    await until(() => delivered.length === 1 || fatal.length > 0);
+    expect(fatal).toEqual([]);
+    expect(await droppedTotal(registry, "conflict")).toBe(1);
+    // A chosen message contradicting what was learned.
+    transport.deliver({ type: "chosen", slot: 0, value: forged });
+    transport.deliver({ type: "chosen", slot: 1, value: batch("r2") });
+    await until(() => delivered.length === 2 || fatal.length > 0);
+    expect(fatal).toEqual([]);
+
+    expect(delivered.map((d) => [d.kind, d.requestId, d.index, d.slot])).toEqual([
+      ["delivered", "r1", 0, 0],
+      ["delivered", "r2", 1, 1],
+    ]);
+    expect(await droppedTotal(registry, "conflict")).toBeGreaterThanOrEqual(2);
+    expect(conflictAlerts(logs).length).toBeGreaterThanOrEqual(1);
+    expect(fatal).toEqual([]);
+    expect(host.readiness().ready).toBe(true);
+    // The forged value is neither stored nor served.
+    expect(stores.slots).toEqual([
+      [0, real],
+      [1, batch("r2")],
+    ]);
+    expect(host.query({ op: "entry", index: 0 })).toEqual({
+      op: "entry",
+      entry: { index: 0, slot: 0, requestId: "r1", value: "v-r1" },
+    });
+    expect(host.query({ op: "lookup", requestId: "forged" })).toEqual({ op: "lookup", entry: null });
+    expect(host.query({ op: "range", from: 0, limit: 10 })).toMatchObject({ next: 2 });
+    expect(JSON.stringify(host.query({ op: "range", from: 0, limit: 10 }))).not.toContain("forged");
+    await host.stop();
+  });
+
+  it("stops fatally (exit code 70) when its own stored log holds two values for one slot", async () => {
+    const stores = new ControlledLearnerStores();
+    stores.slots.push([0, batch("r1")], [0, batch("other")]);
+    const { fatal, delivered, host } = setup(stores);
+    await expect(host.start()).rejects.toBeInstanceOf(InvariantViolation);
+    expect(fatal).toHaveLength(1);
     expect(fatal[0]?.error).toBeInstanceOf(InvariantViolation);
     expect(fatal[0]?.exitCode).toBe(EXIT_CODES.invariant);
+    expect(delivered).toEqual([]);
     expect(host.readiness().ready).toBe(false);
     await host.stop();
   });

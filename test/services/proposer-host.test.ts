@@ -1,21 +1,25 @@
 // ProposerHost runs the core proposer on a tick timer with an injected clock, answers client
 // requests at once (queued while leading, the core's reason otherwise), sends every step's
-// messages, and stops fatally on a broken invariant. Driven through a fake Transport.
-import { type AcceptMsg, type Ballot, InvariantViolation } from "@paxos/core";
-import { createRegistry, EXIT_CODES, newProposerId, ProposerHost } from "@paxos/host";
+// messages, and refuses a vote for another value at its ballot as an alert (counted, logged at
+// error) without counting it or stopping. Driven through a fake Transport.
+import type { AcceptMsg, Ballot } from "@paxos/core";
+import { createRegistry, newProposerId, ProposerHost } from "@paxos/host";
 import { describe, expect, it } from "vitest";
-import { FakeTransport, silentLogger, until } from "./support/fakes.ts";
+import { FakeTransport, until } from "./support/fakes.ts";
+import { conflictAlerts, droppedTotal, recordingLogger } from "./support/host-observation.ts";
 
 function setup() {
   let nowMs = 0;
   const transport = new FakeTransport();
   const fatal: { error: unknown; exitCode: number }[] = [];
+  const registry = createRegistry(false);
+  const { logger, records: logs } = recordingLogger("proposer", "p1");
   const host = new ProposerHost({
     proposerId: "p1-0000abcd",
     acceptorIds: ["a1", "a2", "a3"],
     transport,
-    logger: silentLogger(),
-    registry: createRegistry(false),
+    logger,
+    registry,
     onFatal: (error, exitCode) => fatal.push({ error, exitCode }),
     // Virtual time for the core, real timers for the ticks.
     clock: {
@@ -28,7 +32,7 @@ function setup() {
     random: () => 0,
     hostLimits: { proposerTickIntervalMs: 2 },
   });
-  return { host, transport, fatal, advance: (ms: number) => (nowMs += ms) };
+  return { host, transport, fatal, registry, logs, advance: (ms: number) => (nowMs += ms) };
 }
 
 /** Lets the host's ticks elect it: timeout, prepare, then promises from a1 and a2. */
@@ -86,17 +90,30 @@ describe("ProposerHost", () => {
     s.host.stop();
   });
 
-  it("stops fatally (exit code 70) when an acceptor reports another value at its ballot", async () => {
+  it("does not count a vote for another value at its ballot: an alert, and it still decides", async () => {
     const s = setup();
     const ballot = await elect(s);
     s.host.propose({ requestId: "r1", payload: "v" });
     const accept = s.transport.published.find((p) => p.msg.type === "accept")?.msg as AcceptMsg | undefined;
     if (accept === undefined) throw new Error("no accept");
+    const chosen = () => s.transport.published.filter((p) => p.msg.type === "chosen").map((p) => p.msg);
+    // A forged vote from a1 for a value this leader never proposed at its ballot.
     s.transport.deliver({ type: "accepted", ballot, slot: accept.slot, value: { kind: "noop" }, acceptorId: "a1" });
-    expect(s.fatal).toHaveLength(1);
-    expect(s.fatal[0]?.error).toBeInstanceOf(InvariantViolation);
-    expect(s.fatal[0]?.exitCode).toBe(EXIT_CODES.invariant);
-    expect(s.host.readiness().ready).toBe(false);
+    expect(await droppedTotal(s.registry, "conflict")).toBeGreaterThanOrEqual(1);
+    const alerts = conflictAlerts(s.logs);
+    expect(alerts).toHaveLength(1);
+    expect(String(alerts[0]?.["detail"])).toMatch(/acceptor a1 voted another value at our ballot/);
+    expect(s.fatal).toEqual([]);
+    expect(s.host.role).toBe("leader");
+    expect(s.host.readiness().ready).toBe(true);
+
+    // Had the forged vote counted, a2's real one would make a majority.
+    s.transport.deliver({ type: "accepted", ballot, slot: accept.slot, value: accept.value, acceptorId: "a2" });
+    expect(chosen()).toEqual([]);
+    // a1's real vote still counts: the proposal is decided, with its own value.
+    s.transport.deliver({ type: "accepted", ballot, slot: accept.slot, value: accept.value, acceptorId: "a1" });
+    expect(chosen()).toEqual([{ type: "chosen", slot: accept.slot, value: accept.value }]);
+    expect(s.fatal).toEqual([]);
     s.host.stop();
   });
 });
