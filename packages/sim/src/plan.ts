@@ -104,9 +104,12 @@ export const SIM_LIMITS: Limits = Object.freeze({
   prepareRetransmitMs: 60,
   catchupIntervalMs: 80,
   catchupSlotsMax: 16,
-  // One full answer per virtual second, so catching up after a partition meets the budget.
-  catchupBytesPerSecondMax: 12_288,
-  catchupTotalBytesPerSecondMax: 2 * 12_288,
+  // Production's proportions: eight full answers a second per requester, four requesters' worth
+  // in total. One a second (tried) starves a learner that must catch up hundreds of slots of
+  // large values after a far slot, past the 5 s liveness bound: the budget must stay well above
+  // what a correct learner asks for. Its refusals are tested in the core and on real processes.
+  catchupBytesPerSecondMax: 8 * 12_288,
+  catchupTotalBytesPerSecondMax: 32 * 12_288,
 });
 invariant(checkLimits(SIM_LIMITS).length === 0, `SIM_LIMITS do not fit: ${checkLimits(SIM_LIMITS).join("; ")}`);
 
