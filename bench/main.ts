@@ -26,6 +26,9 @@ Options:
   --rounds N       measure every row N times, rows interleaved, to show the spread (default 1)
   --only NAMES     scenarios to run, comma-separated (default: all)
   --keep-data      keep each row's data folder (by default only its log stays)
+  --profile        run every service with Node's --cpu-prof: a CPU profile per process under
+                   <run folder>/profiles/<row>/ (flame graphs in Chrome DevTools or speedscope)
+                   and profiles/summary.md, where each process's CPU per decision goes
   --help           this text
 
 Scenarios:
@@ -57,6 +60,7 @@ try {
       rounds: { type: "string" },
       only: { type: "string" },
       "keep-data": { type: "boolean" },
+      profile: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -109,6 +113,7 @@ const context: ScenarioContext = {
   runDir,
   ...settings,
   keepData: values["keep-data"] === true,
+  profileDir: values.profile === true ? join(runDir, "profiles") : null,
   say,
   signal: controller.signal,
 };

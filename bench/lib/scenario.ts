@@ -12,6 +12,11 @@ export interface ScenarioContext {
   readonly rounds: number;
   /** Keep each row's data folder instead of removing it once the row's system stopped. */
   readonly keepData: boolean;
+  /**
+   * With `--profile`: where every service writes its CPU profile (one folder per row), and the
+   * scenario its summary; null without.
+   */
+  readonly profileDir: string | null;
   /** Prints one progress line. */
   readonly say: (line: string) => void;
   /** Fires on Ctrl-C: the scenario stops what it started and throws BenchAborted. */

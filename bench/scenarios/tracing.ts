@@ -2,6 +2,9 @@
 // `npm start` cluster with tracing off, sampling 1 % and sampling 100 %, each against an OTLP/HTTP
 // sink run by the bench, reported as ratios to the tracing-off row of the same run (the machines
 // are shared and noisy, so only ratios within one run mean much).
+import { writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { profileMarkdown, readProfiles } from "../lib/cpu-profile.ts";
 import { measureRow, type RowMeasurement } from "../lib/measure-row.ts";
 import { countsBetween, type OtlpSinkCounts, startOtlpSink } from "../lib/otlp-sink.ts";
 import { startFreshPaxosCluster } from "../lib/paxos-cluster.ts";
@@ -50,19 +53,28 @@ async function run(context: ScenarioContext): Promise<ScenarioReport> {
   const sink = await startOtlpSink();
   context.say(`OTLP/HTTP sink on ${sink.endpoint} (POST /v1/traces)`);
   const results: TracingResult[] = [];
+  const profileSections: string[] = [];
+  const slugOf = (row: TracingRow, round: number): string =>
+    context.rounds === 1 ? row.slug : `${row.slug}-round${round}`;
   try {
     for (let round = 1; round <= context.rounds; round++) {
       for (const row of ROWS) {
         const name = context.rounds === 1 ? row.label : `${row.label}, round ${round}/${context.rounds}`;
         const marks = new Map<string, OtlpSinkCounts>();
+        const phaseAtMs = new Map<string, number>();
         const measurement = await measureRow({
           name,
           start: () =>
             startFreshPaxosCluster({
               repoRoot: context.repoRoot,
               runDir: context.runDir,
-              slug: context.rounds === 1 ? row.slug : `${row.slug}-round${round}`,
-              env: otelEnv(row, sink.endpoint),
+              slug: slugOf(row, round),
+              env: {
+                ...otelEnv(row, sink.endpoint),
+                ...(context.profileDir === null
+                  ? {}
+                  : { PAXOS_CPU_PROFILE_DIR: join(context.profileDir, slugOf(row, round)) }),
+              },
               keepData: context.keepData,
             }),
           request: proposalRequest(VALUE_BYTES),
@@ -72,7 +84,10 @@ async function run(context: ScenarioContext): Promise<ScenarioReport> {
           durationSeconds: context.durationSeconds,
           say: (line) => context.say(`[${name}] ${line}`),
           signal: context.signal,
-          onPhase: (phase) => marks.set(phase, sink.counts()),
+          onPhase: (phase) => {
+            marks.set(phase, sink.counts());
+            phaseAtMs.set(phase, Date.now());
+          },
         });
         const mark = (phase: string): OtlpSinkCounts =>
           marks.get(phase) ?? { exportRequests: 0, bytesReceived: 0, otherRequests: 0 };
@@ -85,10 +100,28 @@ async function run(context: ScenarioContext): Promise<ScenarioReport> {
         };
         results.push(result);
         context.say(`[${name}] ${summarise(result)}`);
+        if (context.profileDir !== null) {
+          // The services exit shortly before the cluster is "stopped": leave a second's margin.
+          const stoppedAt = phaseAtMs.get("stopped") ?? Date.now();
+          const window = {
+            fromMsBeforeEnd: stoppedAt - (phaseAtMs.get("measuring") ?? stoppedAt),
+            toMsBeforeEnd: stoppedAt - (phaseAtMs.get("measured") ?? stoppedAt) + 1_000,
+          };
+          const profiles = await readProfiles(join(context.profileDir, slugOf(row, round)), context.repoRoot, window);
+          profileSections.push(profileMarkdown(name, profiles, measurement.cpuMsPerSuccess));
+          context.say(
+            `[${name}] ${profiles.length} CPU profiles under ${join(context.profileDir, slugOf(row, round))}`,
+          );
+        }
       }
     }
   } finally {
     await sink.close();
+  }
+  if (context.profileDir !== null) {
+    const summary = join(context.profileDir, "summary.md");
+    await writeFile(summary, `# CPU profiles under load\n\n${profileSections.join("\n")}`);
+    context.say(`profile summary: ${summary}`);
   }
   return report(context, results);
 }

@@ -31,6 +31,7 @@ describe("launcherConfig", () => {
       repoRoot: "/repo",
       prometheus: false,
       prometheusPort: 9090,
+      cpuProfileDir: null,
     });
   });
 

@@ -33,6 +33,7 @@ export function launcherConfig(env: NodeJS.ProcessEnv, repoRoot: string): Launch
       // Also run a Prometheus (from PATH) that scrapes every process; 0 for the port: any free one.
       PAXOS_PROMETHEUS: envVar.flag().default(false),
       PAXOS_PROMETHEUS_PORT: envVar.port().default(9090),
+      PAXOS_CPU_PROFILE_DIR: envVar.text().nullable().default(null),
     },
     env,
   );
@@ -53,6 +54,7 @@ export function launcherConfig(env: NodeJS.ProcessEnv, repoRoot: string): Launch
     repoRoot,
     prometheus: values.PAXOS_PROMETHEUS,
     prometheusPort: values.PAXOS_PROMETHEUS_PORT,
+    cpuProfileDir: values.PAXOS_CPU_PROFILE_DIR === null ? null : resolve(values.PAXOS_CPU_PROFILE_DIR),
   };
 }
 

@@ -89,9 +89,15 @@ export async function runLocalCluster(
       // OpenTelemetry settings (OTEL_EXPORTER_OTLP_ENDPOINT, sampler, ...) reach every service.
       ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith("OTEL_"))),
     };
-    const node = (service: string): { command: string; args: string[]; cwd: string } => ({
+    /** How to run `service`; `instance` (e.g. "acceptor-a1") names its CPU profile's folder. */
+    const node = (service: string, instance: string): { command: string; args: string[]; cwd: string } => ({
       command: process.execPath,
-      args: [join(config.repoRoot, "services", service, "src", "main.ts")],
+      args: [
+        ...(config.cpuProfileDir === null
+          ? []
+          : ["--cpu-prof", `--cpu-prof-dir=${join(config.cpuProfileDir, instance)}`]),
+        join(config.repoRoot, "services", service, "src", "main.ts"),
+      ],
       cwd: config.repoRoot,
     });
 
@@ -108,7 +114,7 @@ export async function runLocalCluster(
       scrape("acceptor", acceptorId, adminPort);
       const child = group.start({
         name: `acceptor ${acceptorId}`,
-        ...node("acceptor"),
+        ...node("acceptor", `acceptor-${acceptorId}`),
         env: {
           ...common,
           ...natsLogin("acceptor", acceptorId),
@@ -134,7 +140,7 @@ export async function runLocalCluster(
       apps.push(
         group.start({
           name: `learner ${learnerId}`,
-          ...node("learner"),
+          ...node("learner", `learner-${learnerId}`),
           env: {
             ...common,
             ...natsLogin("learner", learnerId),
@@ -152,7 +158,7 @@ export async function runLocalCluster(
       apps.push(
         group.start({
           name: `proposer ${name}`,
-          ...node("proposer"),
+          ...node("proposer", `proposer-${name}`),
           env: {
             ...common,
             ...natsLogin("proposer", name),
@@ -165,7 +171,7 @@ export async function runLocalCluster(
     const apiToken = await localApiToken(config.dataRoot);
     const gateway = group.start({
       name: "gateway",
-      ...node("gateway"),
+      ...node("gateway", "gateway"),
       env: {
         ...common,
         ...natsLogin("gateway", TOPOLOGY.gatewayName),

@@ -55,4 +55,9 @@ export interface LauncherConfig {
   readonly prometheus: boolean;
   /** PAXOS_PROMETHEUS_PORT: where that Prometheus listens, default 9090; 0 or a busy port: any free one. */
   readonly prometheusPort: number;
+  /**
+   * PAXOS_CPU_PROFILE_DIR: every service runs with Node's --cpu-prof and writes its profile into
+   * `<dir>/<service>-<id>/` when it stops (local mode only; `npm run bench -- --profile` sets it).
+   */
+  readonly cpuProfileDir: string | null;
 }
