@@ -1,4 +1,5 @@
 import { InvariantViolation } from "@paxos/core";
+import { watchParent } from "./shutdown.ts";
 import { EXIT_CODES } from "./exit-codes.ts";
 import type { Logger } from "./logger.ts";
 
@@ -37,9 +38,11 @@ function errorCode(error: unknown): string | null {
 /**
  * Makes an uncaught exception or unhandled rejection stop the process through `logger` at fatal
  * (exit 70), instead of Node's unstructured stack dump: whatever escaped is a bug or a broken
- * invariant, and the process state can no longer be trusted.
+ * invariant, and the process state can no longer be trusted. Also starts watching the launcher
+ * (PAXOS_PARENT_PID, see watchParent), so a process stuck starting still stops with it.
  */
 export function installFatalHandlers(logger: Logger): void {
+  watchParent(logger);
   const onFatal = exitProcess(logger);
   process.on("uncaughtException", (error) => onFatal(error, EXIT_CODES.invariant));
   process.on("unhandledRejection", (reason) => onFatal(reason, EXIT_CODES.invariant));

@@ -44,22 +44,30 @@ export function installShutdown(logger: Logger, steps: readonly ShutdownStep[], 
   };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
-  watchParent(logger, () => onSignal("SIGTERM"));
+  watchParent(logger);
+  onParentGone = () => onSignal("SIGTERM");
 }
 
+/** What the parent's death does: exit at once until installShutdown has a graceful way. */
+let onParentGone: () => void = () => process.exit(EXIT_CODES.ok);
+let watchingParent = false;
+
 /**
- * With PAXOS_PARENT_PID set (the `npm start` launcher sets it), shuts down when that process is
- * gone: a launcher killed with SIGKILL cannot stop its children, so they stop themselves rather
- * than run on unsupervised.
+ * With PAXOS_PARENT_PID set (the `npm start` launcher sets it), stops this process when that
+ * process is gone: a launcher killed with SIGKILL cannot stop its children, so they stop
+ * themselves rather than run on unsupervised. Called first thing (installFatalHandlers), so that
+ * a process still starting (waiting for a Redis that never answers, say) stops too; from
+ * installShutdown on, the stop is the graceful shutdown. Idempotent.
  */
-function watchParent(logger: Logger, shutdown: () => void): void {
+export function watchParent(logger: Logger): void {
   const parentPid = Number.parseInt(process.env["PAXOS_PARENT_PID"] ?? "", 10);
-  if (!Number.isSafeInteger(parentPid) || parentPid <= 0) return;
+  if (watchingParent || !Number.isSafeInteger(parentPid) || parentPid <= 0) return;
+  watchingParent = true;
   const timer = setInterval(() => {
     if (process.ppid === parentPid) return;
     clearInterval(timer);
     logger.warn({ parentPid }, "the launcher that started this process is gone: shutting down");
-    shutdown();
+    onParentGone();
   }, PARENT_CHECK_INTERVAL_MS);
   timer.unref();
 }
