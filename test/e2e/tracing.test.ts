@@ -7,7 +7,8 @@
 // shows up as retransmissions. Exemplars on the latency histograms point at those traces.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { E2eCluster, type GatewayProcess } from "./support/e2e-cluster.ts";
-import { http, postProposalRetrying, sleep } from "./support/http.ts";
+import { http, type HttpAnswer, postProposalRetrying, sleep } from "./support/http.ts";
+import { sampleValue, scrape } from "../services/support/hostile.ts";
 import { eventually } from "../services/support/processes.ts";
 import { formatTree, OtlpReceiver, type ReceivedSpan, SPAN_KIND } from "../support/otlp-receiver.ts";
 
@@ -138,9 +139,28 @@ describe("tracing across a cluster of real processes", () => {
   }, 60_000);
 
   it("links a batch's phase-2 span to every proposal it carries", async () => {
-    const answers = await Promise.all(
-      Array.from({ length: 40 }, (_, i) => postProposalRetrying(gateway.url, { traced: "batch", i })),
-    );
+    // Two of three acceptors stop, so the leader's window (8 slots) fills and stays full: the
+    // other proposals wait at the leader and go out in shared slots once the acceptors resume.
+    // Without the pause, a fast leader can decide each proposal before the next arrives. The
+    // pause stays under the leader timeout (1 s), after which a leader with no majority steps down.
+    const paused = [...cluster.acceptors.values()].slice(1);
+    for (const acceptor of paused) process.kill(acceptor.pid, "SIGSTOP");
+    const resumeBy = Date.now() + 700;
+    let pending = 0;
+    let answering: Promise<HttpAnswer[]>;
+    try {
+      answering = Promise.all(
+        Array.from({ length: 40 }, (_, i) => postProposalRetrying(gateway.url, { traced: "batch", i })),
+      );
+      while (pending < 2 && Date.now() < resumeBy) {
+        await sleep(50);
+        pending = await pendingAtLeaders();
+      }
+    } finally {
+      for (const acceptor of paused) process.kill(acceptor.pid, "SIGCONT");
+    }
+    expect(pending, "proposals waiting at the leader while its window was full").toBeGreaterThanOrEqual(2);
+    const answers = await answering;
     for (const answer of answers) expect(answer.status, answer.text).toBe(201);
     const traceIds = answers.map((answer) => traceIdOf(answer.headers.get("traceparent")));
     // Every proposal's propose span, and the phase-2 span that carried it (in its trace or linked).
@@ -227,6 +247,16 @@ describe("tracing across a cluster of real processes", () => {
       );
     }
   }, 30_000);
+
+  /** Requests the proposers hold that wait for a slot, summed over every proposer. */
+  async function pendingAtLeaders(): Promise<number> {
+    const counts = await Promise.all(
+      cluster.proposers.map(async (proposer) =>
+        sampleValue(await scrape(proposer), "paxos_proposer_pending_requests"),
+      ),
+    );
+    return counts.reduce((sum, count) => sum + count, 0);
+  }
 });
 
 function traceIdOf(traceparent: string | null): string {
