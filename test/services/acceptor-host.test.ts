@@ -1,5 +1,6 @@
-// AcceptorHost keeps the acceptor's durability contract: a reply leaves only after its write is
-// stored, messages are stepped one at a time, a failed write sends nothing and the host re-opens
+// AcceptorHost keeps the acceptor's durability contract: a reply leaves only after its write and
+// every earlier one are stored, writes are pipelined but replies keep their order (or go one at a
+// time with acceptorWritesInFlightMax 1), a failed write sends nothing and the host re-opens
 // a fresh store and rebuilds from it, and a storage refusal is fatal. A conflicting value from
 // outside is refused as an alert (counted, logged at error) while the acceptor votes on; only its
 // own restored state breaking an invariant is fatal. Driven through a fake Transport and memory
@@ -21,7 +22,7 @@ const accept = (round: number, slot: number): AcceptMsg => ({
   chosenBelow: 0,
 });
 
-function setup(overrides: { queueMessagesMax?: number } = {}) {
+function setup(overrides: { queueMessagesMax?: number; writesInFlightMax?: number } = {}) {
   const stores = new ControlledAcceptorStores();
   const transport = new FakeTransport();
   const fatal: { error: unknown; exitCode: number }[] = [];
@@ -41,6 +42,7 @@ function setup(overrides: { queueMessagesMax?: number } = {}) {
       storeReopenBackoffMinMs: 5,
       storeReopenBackoffMaxMs: 20,
       ...(overrides.queueMessagesMax === undefined ? {} : { acceptorQueueMessagesMax: overrides.queueMessagesMax }),
+      ...(overrides.writesInFlightMax === undefined ? {} : { acceptorWritesInFlightMax: overrides.writesInFlightMax }),
     },
   });
   return { stores, transport, fatal, statuses, host, registry, logs };
@@ -61,8 +63,8 @@ describe("AcceptorHost", () => {
     await host.stop();
   });
 
-  it("steps messages one at a time: the second waits for the first write", async () => {
-    const { stores, transport, host } = setup();
+  it("with one write in flight at most, steps messages one at a time: the second waits for the first write", async () => {
+    const { stores, transport, host } = setup({ writesInFlightMax: 1 });
     await host.start();
     stores.gate.close();
     transport.deliver(prepare(1));
@@ -74,6 +76,43 @@ describe("AcceptorHost", () => {
     await until(() => transport.published.length === 2);
     expect(transport.published.map((p) => p.msg.type)).toEqual(["promise", "accepted"]);
     expect(stores.writes.map((w) => w.accept?.slot ?? null)).toEqual([null, 0]);
+    await host.stop();
+  });
+
+  it("pipelines writes, and sends every reply after its own write and every earlier one, in order", async () => {
+    const { stores, transport, host, registry } = setup();
+    await host.start();
+    stores.gate.close();
+    transport.deliver(prepare(3));
+    // Needs no write, but its nack reveals the promise of 3, which is not on disk yet: it waits.
+    transport.deliver(accept(2, 0));
+    transport.deliver(accept(3, 0));
+    transport.deliver(accept(3, 1));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(transport.published).toEqual([]);
+    // Three writes were issued without waiting for one another.
+    expect(await registry.metrics()).not.toMatch(/reason="queueFull"/);
+    stores.gate.open();
+    await until(() => transport.published.length === 4);
+    expect(transport.published.map((p) => p.msg.type)).toEqual(["promise", "nack", "accepted", "accepted"]);
+    expect(stores.writes.map((w) => w.accept?.slot ?? null)).toEqual([null, 0, 1]);
+    await host.stop();
+  });
+
+  it("sends none of the later replies when an earlier pipelined write fails", async () => {
+    const { stores, transport, host } = setup();
+    await host.start();
+    transport.deliver(prepare(1));
+    await until(() => transport.published.length === 1);
+    stores.gate.close();
+    stores.failWrites = true;
+    transport.deliver(accept(1, 0));
+    transport.deliver(accept(1, 1));
+    stores.gate.open();
+    await until(() => !host.voting);
+    stores.failWrites = false;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(transport.published.map((p) => p.msg.type)).toEqual(["promise"]);
     await host.stop();
   });
 
@@ -204,11 +243,11 @@ describe("AcceptorHost", () => {
     await host.start();
     stores.gate.close();
     for (let round = 1; round <= 5; round++) transport.deliver(prepare(round));
-    // One runs, two wait, two are dropped.
+    // Two are stepped and wait for their writes (they count against the bound), three are dropped.
     const text = await registry.metrics();
-    expect(text).toMatch(/paxos_dropped_messages_total\{reason="queueFull"\} 2/);
+    expect(text).toMatch(/paxos_dropped_messages_total\{reason="queueFull"\} 3/);
     stores.gate.open();
-    await until(() => transport.published.length === 3);
+    await until(() => transport.published.length === 2);
     await host.stop();
   });
 

@@ -5,6 +5,7 @@ import {
   AcceptorStoreError,
   type AcceptorWrite,
   type Ballot,
+  compareBallots,
   type Endpoint,
   InvariantViolation,
   type Limits,
@@ -77,13 +78,34 @@ interface Queued {
 }
 
 /**
+ * A stepped message whose replies wait: for its own write (when it needed one) and for every
+ * earlier one, since a reply may reveal state that only those writes make durable (a repeated
+ * prepare is answered from a promise that may still be on its way to disk).
+ */
+interface Pending {
+  readonly write: AcceptorWrite | null;
+  readonly send: readonly Message[];
+  readonly context: TraceHeaders;
+  readonly span: Span | null;
+  readonly startedMs: number;
+  timer: Timer | null;
+  /** The write is on disk (always true without a write). */
+  durable: boolean;
+  /** Done with, one way or the other: a late answer of the store is ignored. */
+  settled: boolean;
+}
+
+/**
  * Runs one core Acceptor over a Transport and a store, deterministically: messages are stepped one
- * at a time, in arrival order; a step's write must be on disk before its replies are published;
- * if the write fails or does not finish within `storeWriteTimeoutMs` nothing is sent (not even a
- * nack), the acceptor stops voting, and it is rebuilt from a fresh store's open before it votes
- * again, since its memory may be ahead of the disk. A write that timed out may still land later:
- * the store's fencing epoch (raised by the new open) refuses it. Inbound messages wait in a bounded
- * queue while a write is on its way.
+ * at a time, in arrival order; a step's write must be on disk before its replies are published,
+ * and replies go out in the order their messages were stepped. Writes are pipelined: up to
+ * `acceptorWritesInFlightMax` are on their way at once, and the store applies them in the order
+ * issued (its contract), so a burst of accepts shares the store's fsyncs. If a write fails or
+ * does not finish within `storeWriteTimeoutMs`, nothing more is sent (not even a nack, nor the
+ * replies of later writes that did land), the acceptor stops voting, and it is rebuilt from a
+ * fresh store's open before it votes again, since its memory may be ahead of the disk. A write
+ * that timed out may still land later: the store's fencing epoch (raised by the new open) refuses
+ * it. Inbound messages wait in a bounded queue while the pipeline is full.
  */
 export class AcceptorDriver {
   readonly acceptorId: string;
@@ -92,8 +114,9 @@ export class AcceptorDriver {
   readonly #queue: Queued[] = [];
   #acceptor: AcceptorCore | null = null;
   #store: DriverAcceptorStore | null = null;
-  /** The write on its way: its timeout, and whether it has been given up. */
-  #writing: { readonly timer: Timer; settled: boolean } | null = null;
+  /** Stepped messages whose replies wait for writes, in step order. */
+  readonly #pending: Pending[] = [];
+  #writesInFlight = 0;
   #reopenTimer: Timer | null = null;
   #reopenWaitMs = 0;
   #openedOnce = false;
@@ -150,6 +173,7 @@ export class AcceptorDriver {
     this.#subscription?.unsubscribe();
     this.#reopenTimer?.cancel();
     this.#queue.length = 0;
+    this.#settlePending("acceptor stopped");
     this.#acceptor = null;
     this.#closeStore();
   }
@@ -157,15 +181,15 @@ export class AcceptorDriver {
   #enqueue(msg: Message, context: Readonly<Record<string, string>>): void {
     if (this.#stopped) return;
     if (this.#acceptor === null) return this.#drop("notVoting", msg.type);
-    if (this.#queue.length >= this.#options.hostLimits.acceptorQueueMessagesMax)
+    if (this.#queue.length + this.#pending.length >= this.#options.hostLimits.acceptorQueueMessagesMax)
       return this.#drop("queueFull", msg.type);
     this.#queue.push({ msg, context });
-    if (this.#writing === null) this.#pump();
+    this.#pump();
   }
 
-  /** Steps queued messages until one needs a write (or the queue is empty). */
+  /** Steps queued messages until the queue is empty or the write pipeline is full. */
   #pump(): void {
-    while (this.#writing === null && !this.#stopped) {
+    while (this.#writesInFlight < this.#options.hostLimits.acceptorWritesInFlightMax && !this.#stopped) {
       const acceptor = this.#acceptor;
       const store = this.#store;
       const next = this.#queue.shift();
@@ -191,65 +215,91 @@ export class AcceptorDriver {
         if (msg.type === "nack") span?.addEvent("nack", { "paxos.promised.round": msg.promised.round });
       }
       const context = headersOf(span, next.context);
-      if (step.persist === null) {
+      if (step.persist === null && this.#pending.length === 0) {
         this.#send(step.send, context);
         span?.end();
         continue;
       }
-      this.#write(store, step.persist, step.send, context, span);
+      if (step.persist === null && step.send.length === 0) {
+        span?.end();
+        continue;
+      }
+      const pending: Pending = {
+        write: step.persist,
+        send: step.send,
+        context,
+        span,
+        startedMs: this.#options.clock.now(),
+        timer: null,
+        durable: step.persist === null,
+        settled: false,
+      };
+      this.#pending.push(pending);
+      if (step.persist !== null) this.#write(store, step.persist, pending);
     }
   }
 
-  #write(
-    store: DriverAcceptorStore,
-    write: AcceptorWrite,
-    send: readonly Message[],
-    context: TraceHeaders,
-    span: Span | null,
-  ): void {
-    const startedMs = this.#options.clock.now();
+  #write(store: DriverAcceptorStore, write: AcceptorWrite, pending: Pending): void {
     const timeoutMs = this.#options.hostLimits.storeWriteTimeoutMs;
-    const writing = {
-      settled: false,
-      timer: this.#options.clock.setTimer(timeoutMs, () => {
-        if (writing.settled) return;
-        writing.settled = true;
-        endFailed(span, `store write took longer than ${timeoutMs} ms`);
-        this.#writeFailed(new Error(`store write took longer than ${timeoutMs} ms`));
-      }),
-    };
-    this.#writing = writing;
+    this.#writesInFlight++;
+    pending.timer = this.#options.clock.setTimer(timeoutMs, () => {
+      if (pending.settled) return;
+      endFailed(pending.span, `store write took longer than ${timeoutMs} ms`);
+      this.#writeFailed(new Error(`store write took longer than ${timeoutMs} ms`));
+    });
     const done = (outcome: Outcome<void>): void => {
-      if (writing.settled) return; // timed out: the store's fence refuses it if it lands late
-      writing.settled = true;
-      writing.timer.cancel();
-      if (this.#stopped) return endFailed(span, "acceptor stopped");
+      // Timed out, failed behind an earlier write, or stopped: the store's fence refuses it if it
+      // lands late, and whatever it would have answered stays unsaid.
+      if (pending.settled) return;
       if (!outcome.ok) {
-        endFailed(span, `store write failed: ${errorText(outcome.error)}`);
+        endFailed(pending.span, `store write failed: ${errorText(outcome.error)}`);
         // A write the store finds malformed is a bug here or in the core, not an outage.
         if (outcome.error instanceof InvariantViolation) return this.#fatal(outcome.error, "invariant");
         return this.#writeFailed(outcome.error);
       }
-      this.#writing = null;
-      this.#durablePromised = write.promised;
+      pending.timer?.cancel();
+      pending.durable = true;
+      this.#writesInFlight--;
+      if (compareBallots(write.promised, this.#durablePromised) > 0) this.#durablePromised = write.promised;
       if (write.accept !== null) this.#durableSlots.add(write.accept.slot);
-      const durationMs = this.#options.clock.now() - startedMs;
-      this.#options.onEvent({ kind: "written", write, durationMs, traceId: sampledTraceId(span) });
-      this.#send(send, context);
-      span?.end();
+      const durationMs = this.#options.clock.now() - pending.startedMs;
+      this.#options.onEvent({ kind: "written", write, durationMs, traceId: sampledTraceId(pending.span) });
+      this.#release();
       this.#pump();
     };
     // The store's own client span (a Redis call) becomes a child of this message's span.
-    withSpan(span, () => store.write(write, done));
+    withSpan(pending.span, () => store.write(write, done));
+  }
+
+  /** Sends the replies of the stepped messages whose write, and every earlier one, is on disk. */
+  #release(): void {
+    while (this.#pending[0]?.durable === true) {
+      const pending = this.#pending.shift() as Pending;
+      pending.settled = true;
+      this.#send(pending.send, pending.context);
+      pending.span?.end();
+    }
+  }
+
+  /** Gives up every message waiting for a write: none of their replies may be sent. */
+  #settlePending(why: string): number {
+    const dropped = this.#pending.splice(0);
+    for (const pending of dropped) {
+      if (pending.settled) continue;
+      pending.settled = true;
+      pending.timer?.cancel();
+      endFailed(pending.span, why);
+    }
+    this.#writesInFlight = 0;
+    return dropped.length;
   }
 
   /** A write failed or timed out: say nothing, stop voting, rebuild from a fresh store. */
   #writeFailed(error: unknown): void {
-    this.#writing = null;
     this.#acceptor = null;
     this.#storageOk = false;
     this.#notVotingReason = `store write failed: ${errorText(error)}`;
-    const dropped = this.#queue.splice(0).length;
+    const dropped = this.#queue.splice(0).length + this.#settlePending(`store write failed: ${errorText(error)}`);
     this.#options.onEvent({ kind: "writeFailed", error, droppedMessages: dropped });
     this.#closeStore();
     this.#reopenWaitMs = this.#options.hostLimits.storeReopenBackoffMinMs;
@@ -330,6 +380,7 @@ export class AcceptorDriver {
   #fatal(error: unknown, cause: "invariant" | "storageRefused"): void {
     this.#acceptor = null;
     this.#queue.length = 0;
+    this.#settlePending(`stopped: ${errorText(error)}`);
     if (cause === "invariant") this.#notVotingReason = `stopped: ${errorText(error)}`;
     this.#options.onEvent({ kind: "fatal", error, cause });
   }

@@ -4,8 +4,15 @@
  * and the simulator pass shorter ones.
  */
 export interface HostLimits {
-  /** Inbound messages an acceptor holds while one write is on its way; more are dropped. */
+  /** Inbound messages an acceptor holds while writes are on their way; more are dropped. */
   readonly acceptorQueueMessagesMax: number;
+  /**
+   * Store writes an acceptor has on their way at once. Writes are pipelined (the store applies
+   * them in the order issued; Redis fsyncs every command it read in one event-loop turn at once),
+   * so a burst of accepts costs about one fsync rather than one each; replies still wait for
+   * their own write and for every earlier one. 1 makes writes strictly one at a time.
+   */
+  readonly acceptorWritesInFlightMax: number;
   /** A store write that has not finished after this long counts as failed: the acceptor reopens. */
   readonly storeWriteTimeoutMs: number;
   /** First and last wait between attempts to reopen an unavailable acceptor store. */
@@ -26,6 +33,7 @@ export interface HostLimits {
 
 export const DEFAULT_HOST_LIMITS: HostLimits = Object.freeze({
   acceptorQueueMessagesMax: 10_000,
+  acceptorWritesInFlightMax: 64,
   storeWriteTimeoutMs: 5_000,
   storeReopenBackoffMinMs: 200,
   storeReopenBackoffMaxMs: 5_000,

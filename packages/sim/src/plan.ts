@@ -183,6 +183,7 @@ export function drawPlan(rng: Rng): RunPlan {
     chaosIntervalMs: 25,
     checkIntervalMs: 50,
     limits,
-    hostLimits: SIM_HOST_LIMITS,
+    // Acceptor writes one at a time, or pipelined: replies must still wait for every earlier write.
+    hostLimits: { ...SIM_HOST_LIMITS, acceptorWritesInFlightMax: rng.pick([1, 2, 8, 64]) },
   };
 }

@@ -21,6 +21,8 @@ export interface StoreWorld {
   healed(): boolean;
   chance(p: number): boolean;
   between(min: number, max: number): number;
+  /** The simulated time now. */
+  nowMs(): number;
   atDisk(delayMs: number, fn: () => void): void;
   inProcess(delayMs: number, fn: () => void): void;
   /** Crashes the owning process now, counting `kind`. */
@@ -82,6 +84,8 @@ export class SimAcceptorStore implements DriverAcceptorStore {
   readonly #onApplied: (write: AcceptorWrite) => void;
   #epoch = -1;
   #closed = false;
+  /** When this store's last write reaches the disk: writes land in the order issued, as Redis's do. */
+  #lastLandsAtMs = 0;
 
   constructor(
     disk: SimAcceptorDisk,
@@ -118,6 +122,11 @@ export class SimAcceptorStore implements DriverAcceptorStore {
     });
   }
 
+  /**
+   * Applies a write when it lands. Writes may be pipelined: like commands on one Redis connection
+   * they land in the order issued, each no earlier than the one before, so a slow write holds up
+   * those behind it.
+   */
   write(write: AcceptorWrite, done: (outcome: Outcome<void>) => void): void {
     const world = this.#world;
     const faults = this.#faults;
@@ -129,13 +138,13 @@ export class SimAcceptorStore implements DriverAcceptorStore {
       if (world.chance(faults.crashBeforePersistProbability)) return world.crash("crashBeforePersist");
       if (world.chance(faults.lateWriteProbability)) {
         world.crash("lateWriteAfterCrash");
-        world.atDisk(world.between(1, 400), land);
+        this.#atDiskInOrder(world.between(1, 400), land);
         return;
       }
       if (world.chance(faults.slowWriteProbability)) {
         world.count("storeSlow");
         const slowMs = faults.writeTimeoutMs + world.between(1, 300);
-        world.atDisk(slowMs, () => {
+        this.#atDiskInOrder(slowMs, () => {
           const landed = land();
           world.inProcess(0, () => done(landed ? { ok: true, value: undefined } : unavailable("fenced")));
         });
@@ -148,24 +157,30 @@ export class SimAcceptorStore implements DriverAcceptorStore {
       }
       if (world.chance(faults.lostReplyProbability)) {
         world.count("storeLostReply");
-        world.atDisk(latencyMs, () => {
+        this.#atDiskInOrder(latencyMs, () => {
           land();
           world.inProcess(0, () => done(unavailable("simulated: connection lost after the write")));
         });
         return;
       }
       if (world.chance(faults.crashAfterPersistProbability)) {
-        world.atDisk(latencyMs, () => {
+        this.#atDiskInOrder(latencyMs, () => {
           land();
           world.crash("crashAfterPersist");
         });
         return;
       }
     }
-    world.atDisk(latencyMs, () => {
+    this.#atDiskInOrder(latencyMs, () => {
       const landed = land();
       world.inProcess(0, () => done(landed ? { ok: true, value: undefined } : unavailable("fenced")));
     });
+  }
+
+  #atDiskInOrder(delayMs: number, fn: () => void): void {
+    const nowMs = this.#world.nowMs();
+    this.#lastLandsAtMs = Math.max(this.#lastLandsAtMs, nowMs + delayMs);
+    this.#world.atDisk(this.#lastLandsAtMs - nowMs, fn);
   }
 
   close(): void {

@@ -529,6 +529,7 @@ class Simulation {
       healed: () => this.#healed,
       chance: (p) => rng.chance(p),
       between: (min, max) => rng.between(min, max),
+      nowMs: () => this.#nowMs,
       atDisk: (delayMs, fn) => this.#queue.push(this.#nowMs + delayMs, { kind: "disk", run: fn }),
       inProcess: (delayMs, fn) => this.#schedule(node, delayMs, fn),
       crash: (kind) => {

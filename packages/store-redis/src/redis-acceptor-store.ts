@@ -81,6 +81,8 @@ export class RedisAcceptorStore implements AcceptorStore {
   #state: "new" | "opening" | "open" | "closed" = "new";
   /** The fencing epoch this store raised at open (a decimal string, as Redis stores it). */
   #epoch: string | null = null;
+  /** Whether a write of this store has sent the write script itself (see `write`). */
+  #writeScriptSent = false;
 
   /** Checks the options (a bad one throws at once: it is a configuration error, not an outage). */
   constructor(options: RedisAcceptorStoreOptions) {
@@ -153,8 +155,14 @@ export class RedisAcceptorStore implements AcceptorStore {
     checkAcceptorWrite(write);
     const args = [epoch, String(write.promised.round), write.promised.proposerId, String(write.chosenBelow)];
     if (write.accept !== null) args.push(String(write.accept.slot), encodeAcceptedEntry(write.accept));
+    // Writes may be pipelined, and Redis runs them in the order sent. EVALSHA's fallback to EVAL
+    // on NOSCRIPT would send a write again behind later ones, so writes never fall back: the first
+    // one of this store sends the script itself (caching it for every later one, which Redis runs
+    // after it), and a NOSCRIPT later (the cache was flushed) fails the write like any outage.
+    const how = this.#writeScriptSent ? "evalsha" : "eval";
+    this.#writeScriptSent = true;
     try {
-      await this.#evalScript(redis, WRITE_SCRIPT, args);
+      await this.#evalScript(redis, WRITE_SCRIPT, args, how);
     } catch (error) {
       const message = errorMessage(error);
       if (message.startsWith(SCRIPT_ERRORS.amnesia)) {
@@ -370,30 +378,36 @@ export class RedisAcceptorStore implements AcceptorStore {
   }
 
   /**
-   * EVALSHA, falling back to EVAL when Redis does not have the script cached (after a restart).
-   * Returns the script's reply. Recorded as a CLIENT span (database semantic conventions), a
+   * Runs `script` with EVALSHA, falling back to EVAL when Redis does not have it cached (after a
+   * restart); or with EVALSHA alone, or EVAL alone, as `how` says. Returns the script's reply. Recorded as a CLIENT span (database semantic conventions), a
    * child of whatever span is active: the acceptor's handling of the message that needed it.
    */
-  async #evalScript(redis: Redis, script: Script, args: readonly string[]): Promise<unknown> {
+  async #evalScript(
+    redis: Redis,
+    script: Script,
+    args: readonly string[],
+    how: "evalshaOrEval" | "evalsha" | "eval" = "evalshaOrEval",
+  ): Promise<unknown> {
     const keys = keyList(this.#keys);
     // Only within a recorded span: a write no traced message asked for starts no trace of its own.
     const span =
       trace.getActiveSpan()?.isRecording() !== true
         ? null
-        : tracer.startSpan("EVALSHA", {
+        : tracer.startSpan(how === "eval" ? "EVAL" : "EVALSHA", {
             kind: SpanKind.CLIENT,
             attributes: {
               "db.system.name": "redis",
-              "db.operation.name": "EVALSHA",
-              "db.query.summary": `EVALSHA ${script.name}`,
+              "db.operation.name": how === "eval" ? "EVAL" : "EVALSHA",
+              "db.query.summary": `${how === "eval" ? "EVAL" : "EVALSHA"} ${script.name}`,
               "server.address": redis.options.host ?? "",
               "server.port": redis.options.port ?? 6379,
             },
           });
     try {
+      if (how === "eval") return await redis.eval(script.lua, keys.length, ...keys, ...args);
       return await redis.evalsha(script.sha1, keys.length, ...keys, ...args);
     } catch (error) {
-      if (!errorMessage(error).startsWith("NOSCRIPT")) {
+      if (how !== "evalshaOrEval" || !errorMessage(error).startsWith("NOSCRIPT")) {
         span?.setStatus({ code: SpanStatusCode.ERROR, message: errorMessage(error) });
         throw error;
       }
