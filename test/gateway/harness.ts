@@ -294,18 +294,14 @@ export class FakeCluster {
     return proposer;
   }
 
-  /** Decides a request and publishes every learner's DeliveredEvent, as real learners would. */
+  /** Decides a request and publishes every learner's delivery, as real learners would. */
   decide(requestId: string, value: JsonValue): number {
     const decided = this.log.decide(requestId, value);
     for (const learner of this.learners) {
       const { index, kind } = decided;
-      publishDelivered(
-        this.bus,
-        this.subjects,
-        kind === "delivered"
-          ? { learnerId: learner.learnerId, kind, index, slot: index, requestId, value }
-          : { learnerId: learner.learnerId, kind, index, slot: index, requestId },
-      );
+      publishDelivered(this.bus, this.subjects, learner.learnerId, [
+        kind === "delivered" ? { kind, index, slot: index, requestId, value } : { kind, index, slot: index, requestId },
+      ]);
     }
     return decided.index;
   }

@@ -6,7 +6,7 @@
 // process. Driven through a fake Transport and a controlled store.
 import { type Ballot, InvariantViolation, type Message, type SlotValue } from "@paxos/core";
 import { createRegistry, EXIT_CODES, LearnerHost } from "@paxos/host";
-import type { DeliveredEvent } from "@paxos/wire";
+import type { Delivered } from "@paxos/wire";
 import { describe, expect, it } from "vitest";
 import { ControlledLearnerStores, FakeTransport, until } from "./support/fakes.ts";
 import { conflictAlerts, droppedTotal, recordingLogger } from "./support/host-observation.ts";
@@ -26,7 +26,7 @@ const accepted = (acceptorId: string, slot: number, value: SlotValue): Message =
 
 function setup(stores = new ControlledLearnerStores()) {
   const transport = new FakeTransport();
-  const delivered: DeliveredEvent[] = [];
+  const delivered: Delivered[] = [];
   const fatal: { error: unknown; exitCode: number }[] = [];
   const registry = createRegistry(false);
   const { logger, records: logs } = recordingLogger("learner", "l1");
@@ -37,7 +37,7 @@ function setup(stores = new ControlledLearnerStores()) {
     transport,
     logger,
     registry,
-    publishDelivered: (event) => delivered.push(event),
+    publishDelivered: (deliveries) => delivered.push(...deliveries),
     onFatal: (error, exitCode) => fatal.push({ error, exitCode }),
     hostLimits: { learnerAppendRetryMaxMs: 20 },
   });
@@ -60,7 +60,6 @@ describe("LearnerHost", () => {
     stores.gate.open();
     await until(() => delivered.length === 1);
     expect(delivered[0]).toEqual({
-      learnerId: "l1",
       kind: "delivered",
       index: 0,
       slot: 0,

@@ -36,8 +36,11 @@ export type LearnerEvent =
   | { readonly kind: "appended"; readonly slots: number; readonly durationMs: number; readonly traceId: string | null }
   | { readonly kind: "appendFailed"; readonly error: unknown; readonly retryInMs: number }
   | { readonly kind: "appendRecovered" }
-  /** A value is delivered; `context` continues the trace that chose it (for the delivery event). */
-  | { readonly kind: "delivered"; readonly delivery: Delivery; readonly context: TraceHeaders }
+  /**
+   * Values are delivered (those of one durable append, in order); `context` continues the trace
+   * that chose them (for the delivery message).
+   */
+  | { readonly kind: "delivered"; readonly deliveries: readonly Delivery[]; readonly context: TraceHeaders }
   /** The learner asked acceptors and peers for `slots` slots it is missing. */
   | { readonly kind: "catchup"; readonly slots: number }
   | { readonly kind: "fatal"; readonly error: unknown };
@@ -285,7 +288,7 @@ export class LearnerDriver {
       this.#appendFailing = false;
       this.#markDurable(learner);
       const context = headersOf(span);
-      for (const delivery of step.delivered) this.#options.onEvent({ kind: "delivered", delivery, context });
+      if (step.delivered.length > 0) this.#options.onEvent({ kind: "delivered", deliveries: step.delivered, context });
       span?.end();
       this.#appending = false;
       this.#pump();

@@ -17,7 +17,7 @@ import {
   type LearnerEvent,
 } from "@paxos/drivers";
 import {
-  type DeliveredEvent,
+  type Delivered,
   LEARNER_RANGE_LIMIT_MAX,
   type LearnerQuery,
   type LearnerReply,
@@ -47,7 +47,7 @@ export interface LearnerHostOptions {
   readonly logger: Logger;
   readonly registry: Registry;
   /** Called for every delivery, after it is durable, in log order (and must not throw). */
-  readonly publishDelivered: (event: DeliveredEvent, context: Readonly<Record<string, string>>) => void;
+  readonly publishDelivered: (deliveries: readonly Delivered[], context: Readonly<Record<string, string>>) => void;
   /** Called when a core step throws (a broken invariant); the default in services exits 70. */
   readonly onFatal: FatalHandler;
   readonly limits?: Limits;
@@ -198,9 +198,9 @@ export class LearnerHost {
         this.#log.info("store append works again");
         break;
       case "delivered":
-        metrics.delivered.inc({ kind: event.delivery.kind });
+        for (const delivery of event.deliveries) metrics.delivered.inc({ kind: delivery.kind });
         try {
-          this.#options.publishDelivered(deliveredEvent(this.learnerId, event.delivery), event.context);
+          this.#options.publishDelivered(event.deliveries.map(delivered), event.context);
         } catch (error) {
           this.#log.warn({ err: error }, "publishing a delivery failed");
         }
@@ -230,11 +230,10 @@ function logEntryWire(entry: LogEntry): LogEntryWire {
   return { index: entry.index, slot: entry.slot, requestId: entry.request.id, value: entry.request.payload };
 }
 
-function deliveredEvent(learnerId: string, delivery: Delivery): DeliveredEvent {
+function delivered(delivery: Delivery): Delivered {
   switch (delivery.kind) {
     case "delivered":
       return {
-        learnerId,
         kind: "delivered",
         index: delivery.index,
         slot: delivery.slot,
@@ -243,7 +242,6 @@ function deliveredEvent(learnerId: string, delivery: Delivery): DeliveredEvent {
       };
     case "duplicate":
       return {
-        learnerId,
         kind: "duplicate",
         index: delivery.index,
         slot: delivery.slot,

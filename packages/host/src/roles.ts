@@ -83,8 +83,8 @@ export function startProposerRole(context: RoleContext, proposerId: string): Run
 }
 
 /**
- * Starts learner `learnerId` over the bus: loads its log, publishes a DeliveredEvent for every
- * durable delivery, and answers LearnerQueries. Rejects when its store cannot be loaded.
+ * Starts learner `learnerId` over the bus: loads its log, publishes a DeliveredBatch for every
+ * durable append's deliveries, and answers LearnerQueries. Rejects when its store cannot be loaded.
  */
 export async function startLearnerRole(
   context: RoleContext,
@@ -100,7 +100,8 @@ export async function startLearnerRole(
     logger: context.logger,
     registry: context.registry,
     onFatal: context.onFatal,
-    publishDelivered: (event, headers) => publishDelivered(context.bus, context.subjects, event, { ...headers }),
+    publishDelivered: (deliveries, headers) =>
+      publishDelivered(context.bus, context.subjects, learnerId, deliveries, { ...headers }, context.limits),
     ...limitsOf(context),
   });
   await host.start();

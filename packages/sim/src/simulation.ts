@@ -743,7 +743,7 @@ class Simulation {
         break;
       }
       case "delivered":
-        this.#delivered(node, event.delivery);
+        for (const delivery of event.deliveries) this.#delivered(node, delivery);
         break;
       default:
         this.#onCommonEvent(node, event);

@@ -227,9 +227,13 @@ describe("service API subject checks", () => {
     const options = { onDrop: (reason: DecodeFailureReason) => drops.push(reason) };
     subscribeDelivered(bus, subjects, (event) => events.push(event), options);
     subscribeAcceptorStatus(bus, subjects, ["a1"], (status) => events.push(status), options);
-    const event = { learnerId: "l1", kind: "duplicate", index: 0, slot: 0, requestId: "r" } as const;
-    publishDelivered(bus, subjects, event);
-    bus.publish(subjects.learner("l2", "delivered"), encodeService("unit", "delivered", event));
+    const delivery = { kind: "duplicate", index: 0, slot: 0, requestId: "r" } as const;
+    const event = { ...delivery, learnerId: "l1" };
+    publishDelivered(bus, subjects, "l1", [delivery]);
+    bus.publish(
+      subjects.learner("l2", "delivered"),
+      encodeService("unit", "delivered", { learnerId: "l1", deliveries: [delivery] }),
+    );
     const status = { acceptorId: "a1", promised: ballot, acceptedSlots: 1, storage: "ok" } as const;
     publishAcceptorStatus(bus, subjects, status);
     publishAcceptorStatus(bus, subjects, { ...status, acceptorId: "a2" });

@@ -224,8 +224,14 @@ describe("decodeService", () => {
       { status: "notLeader", leaderHint: "p2-01234567" },
     ],
     delivered: [
-      { learnerId: "l1", kind: "delivered", index: 3, slot: 5, requestId: "r1", value: null },
-      { learnerId: "l1", kind: "duplicate", index: 3, slot: 9, requestId: "r1" },
+      { learnerId: "l1", deliveries: [{ kind: "delivered", index: 3, slot: 5, requestId: "r1", value: null }] },
+      {
+        learnerId: "l1",
+        deliveries: [
+          { kind: "delivered", index: 3, slot: 5, requestId: "r1", value: null },
+          { kind: "duplicate", index: 3, slot: 9, requestId: "r1" },
+        ],
+      },
     ],
     learnerQuery: [
       { op: "entry", index: 0 },
@@ -261,10 +267,11 @@ describe("decodeService", () => {
       decodeService(
         CLUSTER,
         "delivered",
-        envelope({ learnerId: "l1", kind: "delivered", index: 1, slot: 1, requestId: "r" }),
+        envelope({ learnerId: "l1", deliveries: [{ kind: "delivered", index: 1, slot: 1, requestId: "r" }] }),
       ),
       "schema",
     );
+    expectRefused(decodeService(CLUSTER, "delivered", envelope({ learnerId: "l1", deliveries: [] })), "schema");
     expectRefused(decodeService(CLUSTER, "learnerQuery", envelope({ op: "range", from: 0, limit: 0 })), "schema");
     expectRefused(decodeService(CLUSTER, "learnerQuery", envelope({ op: "range", from: 0, limit: 1001 })), "schema");
     expectRefused(decodeService(CLUSTER, "learnerQuery", envelope({ op: "entry", index: -1 })), "schema");

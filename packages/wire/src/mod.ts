@@ -10,6 +10,8 @@ export type {
   ProposeRequest,
   ProposeReply,
   ProposeStatus,
+  Delivered,
+  DeliveredBatch,
   DeliveredEvent,
   LogEntryWire,
   LearnerQuery,

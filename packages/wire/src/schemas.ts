@@ -24,7 +24,7 @@ import { ID_PATTERN } from "./ids.ts";
 import { isJsonValue, jsonDepthAtMost } from "./json-value.ts";
 import type {
   AcceptorStatus,
-  DeliveredEvent,
+  DeliveredBatch,
   LearnerQuery,
   LearnerReply,
   LogEntryWire,
@@ -69,7 +69,7 @@ void everyTypeListed;
 export interface ServiceMessages {
   proposeRequest: ProposeRequest;
   proposeReply: ProposeReply;
-  delivered: DeliveredEvent;
+  delivered: DeliveredBatch;
   learnerQuery: LearnerQuery;
   learnerReply: LearnerReply;
   acceptorStatus: AcceptorStatus;
@@ -243,23 +243,28 @@ function buildSchemas(limits: Limits): WireSchemas {
     status: z.enum(["queued", "notLeader", "overloaded", "tooLarge"]),
     leaderHint: idSchema.nullable(),
   });
-  const delivered: z.ZodType<DeliveredEvent> = z.union([
-    z.strictObject({
-      learnerId: idSchema,
-      kind: z.literal("delivered"),
-      index: counterSchema,
-      slot: counterSchema,
-      requestId: requestIdSchema,
-      value: jsonValueSchema,
-    }),
-    z.strictObject({
-      learnerId: idSchema,
-      kind: z.literal("duplicate"),
-      index: counterSchema,
-      slot: counterSchema,
-      requestId: requestIdSchema,
-    }),
-  ]);
+  const delivered: z.ZodType<DeliveredBatch> = z.strictObject({
+    learnerId: idSchema,
+    deliveries: z
+      .array(
+        z.union([
+          z.strictObject({
+            kind: z.literal("delivered"),
+            index: counterSchema,
+            slot: counterSchema,
+            requestId: requestIdSchema,
+            value: jsonValueSchema,
+          }),
+          z.strictObject({
+            kind: z.literal("duplicate"),
+            index: counterSchema,
+            slot: counterSchema,
+            requestId: requestIdSchema,
+          }),
+        ]),
+      )
+      .min(1),
+  });
   const learnerQuery: z.ZodType<LearnerQuery> = z.union([
     z.strictObject({ op: z.literal("entry"), index: counterSchema }),
     z.strictObject({

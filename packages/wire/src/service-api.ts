@@ -5,6 +5,7 @@ import { decodeService, encodeService, type DecodeFailureReason } from "./codec.
 import type { ServiceKind, ServiceMessages } from "./schemas.ts";
 import type {
   AcceptorStatus,
+  Delivered,
   DeliveredEvent,
   LearnerQuery,
   LearnerReply,
@@ -154,23 +155,33 @@ export async function queryLearners(
   return answers;
 }
 
-/** Publishes a learner's DeliveredEvent on its own `delivered` subject (for gateways). */
+/**
+ * Publishes learner `learnerId`'s deliveries on its own `delivered` subject (for gateways): one
+ * DeliveredBatch, or as few as fit within `messageBytesMax` each, in order.
+ */
 export function publishDelivered(
   bus: Bus,
   subjects: Subjects,
-  event: DeliveredEvent,
+  learnerId: string,
+  deliveries: readonly Delivered[],
   headers?: Record<string, string>,
+  limits: Limits = DEFAULT_LIMITS,
 ): void {
-  bus.publish(
-    subjects.learner(event.learnerId, "delivered"),
-    encodeService(subjects.cluster, "delivered", event),
-    headers,
-  );
+  if (deliveries.length === 0) return;
+  const data = encodeService(subjects.cluster, "delivered", { learnerId, deliveries });
+  if (data.byteLength > limits.messageBytesMax && deliveries.length > 1) {
+    const half = Math.ceil(deliveries.length / 2);
+    publishDelivered(bus, subjects, learnerId, deliveries.slice(0, half), headers, limits);
+    publishDelivered(bus, subjects, learnerId, deliveries.slice(half), headers, limits);
+    return;
+  }
+  bus.publish(subjects.learner(learnerId, "delivered"), data, headers);
 }
 
 /**
- * Calls `handler` with every valid DeliveredEvent of every learner. Events whose learnerId
- * differs from the learner named in the subject are dropped as "subjectMismatch".
+ * Calls `handler` with every delivery of every valid DeliveredBatch of every learner, in order.
+ * Batches whose learnerId differs from the learner named in the subject are dropped as
+ * "subjectMismatch".
  */
 export function subscribeDelivered(
   bus: Bus,
@@ -179,14 +190,16 @@ export function subscribeDelivered(
   options: ServiceOptions,
 ): BusSubscription {
   return bus.subscribe(subjects.allLearners("delivered"), (m) => {
-    const event = receive(subjects, m, "delivered", options);
-    if (event === null) return;
+    const batch = receive(subjects, m, "delivered", options);
+    if (batch === null) return;
     const parsed = subjects.parse(m.subject);
-    if (parsed?.publisherRole !== "learner" || parsed.publisherId !== event.learnerId) {
+    if (parsed?.publisherRole !== "learner" || parsed.publisherId !== batch.learnerId) {
       options.onDrop("subjectMismatch", m.subject, "learnerId differs from the subject");
       return;
     }
-    call(() => handler(event, traceHeaders(m.headers)), m.subject, options);
+    const context = traceHeaders(m.headers);
+    const { learnerId } = batch;
+    for (const delivery of batch.deliveries) call(() => handler({ ...delivery, learnerId }, context), m.subject, options);
   });
 }
 

@@ -31,9 +31,9 @@ export interface ProposeReply {
 }
 
 /**
- * A learner delivered a client request (published on `learner.<learnerId>.delivered` for every
- * delivery). "delivered" carries the value; "duplicate" says the request id was chosen again and
- * carries the FIRST index it was delivered at.
+ * A learner delivered a client request. "delivered" carries the value; "duplicate" says the
+ * request id was chosen again and carries the FIRST index it was delivered at. Learners publish
+ * them in DeliveredBatches; subscribers get them one by one.
  */
 export type DeliveredEvent =
   | {
@@ -51,6 +51,20 @@ export type DeliveredEvent =
       readonly slot: number;
       readonly requestId: string;
     };
+
+/** A DeliveredEvent without its learner id, as a DeliveredBatch carries it. */
+export type Delivered = DeliveredEvent extends infer E ? (E extends unknown ? Omit<E, "learnerId"> : never) : never;
+
+/**
+ * What a learner publishes on `learner.<learnerId>.delivered`: the deliveries of one durable
+ * append, in index order, in one message (split only to stay within messageBytesMax). One
+ * message per append rather than per request is what keeps a learner's and every gateway's
+ * cost per decision down when slots carry many requests.
+ */
+export interface DeliveredBatch {
+  readonly learnerId: string;
+  readonly deliveries: readonly Delivered[];
+}
 
 /** One entry of the decided log as readers see it: client values only, no-ops take no index. */
 export interface LogEntryWire {
