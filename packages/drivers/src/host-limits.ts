@@ -22,6 +22,11 @@ export interface HostLimits {
   readonly proposerTickIntervalMs: number;
   /** Inbound messages a learner holds while an append is on its way; more are dropped. */
   readonly learnerQueueMessagesMax: number;
+  /**
+   * Slots a learner gathers for its next append while one is on its way (all go in one fsync);
+   * beyond this, inputs wait in the queue.
+   */
+  readonly learnerAppendSlotsMax: number;
   /** How often a learner's timers (catch-up) are advanced. */
   readonly learnerTickIntervalMs: number;
   /** First and last wait between retries of a failed learner append. */
@@ -39,6 +44,7 @@ export const DEFAULT_HOST_LIMITS: HostLimits = Object.freeze({
   storeReopenBackoffMaxMs: 5_000,
   proposerTickIntervalMs: 10,
   learnerQueueMessagesMax: 10_000,
+  learnerAppendSlotsMax: 1_024,
   learnerTickIntervalMs: 20,
   learnerAppendRetryMinMs: 50,
   learnerAppendRetryMaxMs: 2_000,

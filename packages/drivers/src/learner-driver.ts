@@ -71,11 +71,26 @@ type Input =
   { readonly kind: "message"; readonly msg: Message; readonly context: TraceHeaders } | { readonly kind: "tick" };
 
 /**
+ * Learned slots that go to the store in one append (one fsync): every step that learned
+ * something while the append before was on its way, in order, each with its deliveries and the
+ * span of the message that completed it; and where the log stands once they are durable.
+ */
+interface AppendGroup {
+  readonly learned: { readonly slot: number; readonly value: SlotValue }[];
+  readonly steps: { readonly delivered: readonly Delivery[]; readonly span: Span | null }[];
+  nextIndex: number;
+  nextSlot: number;
+}
+
+/**
  * Runs one core Learner over a Transport and a store, deterministically. Inputs (messages and
  * ticks) are stepped one at a time; each step's sends go out at once, its learned slots are
  * appended to the store, and only once they are durable are its deliveries reported and visible
- * through `entry`. A failed append is retried on a fresh store with backoff; meanwhile inputs
- * wait in a bounded queue and what overflows is dropped (catch-up fetches it again). A restarted
+ * through `entry`. One append is on its way at a time; the slots learned meanwhile go together
+ * in the next one (group commit: one fsync for every slot chosen during the last). A failed
+ * append is retried on a fresh store with backoff; meanwhile up to `learnerAppendSlotsMax` slots
+ * wait for the next append, then inputs wait in a bounded queue and what overflows is dropped
+ * (catch-up fetches it again). A restarted
  * learner therefore never un-delivers anything.
  */
 export class LearnerDriver {
@@ -85,7 +100,9 @@ export class LearnerDriver {
   readonly #queue: Input[] = [];
   #learner: LearnerCore | null = null;
   #store: DriverLearnerStore | null = null;
-  #appending = false;
+  /** The append on its way, and the one that gathers behind it. */
+  #appending: AppendGroup | null = null;
+  #gathering: AppendGroup | null = null;
   #tickQueued = false;
   #appendFailing = false;
   /** Entries [0, durableIndex) and slots [0, durableSlot) are on disk: all that `entry` reveals. */
@@ -215,12 +232,14 @@ export class LearnerDriver {
     this.#pump();
   }
 
-  /** Steps queued inputs until one learned something that must first be appended. */
+  /** Steps queued inputs, gathering what they learned for the next append, until none are left. */
   #pump(): void {
-    while (!this.#appending && !this.#failed && !this.#stopped) {
+    while (!this.#failed && !this.#stopped) {
       const learner = this.#learner;
+      if (learner === null) return;
+      if ((this.#gathering?.learned.length ?? 0) >= this.#options.hostLimits.learnerAppendSlotsMax) break;
       const input = this.#queue.shift();
-      if (input === undefined || learner === null) return;
+      if (input === undefined) break;
       let step: LearnerStep;
       try {
         const nowMs = this.#options.clock.now();
@@ -246,20 +265,35 @@ export class LearnerDriver {
               "paxos.message.type": input.msg.type,
             })
           : null;
-      this.#appending = true;
-      this.#append(learner, step, this.#options.hostLimits.learnerAppendRetryMinMs, span);
+      const group = (this.#gathering ??= { learned: [], steps: [], nextIndex: 0, nextSlot: 0 });
+      group.learned.push(...step.learned);
+      group.steps.push({ delivered: step.delivered, span });
+      group.nextIndex = learner.nextIndex;
+      group.nextSlot = learner.nextSlot;
     }
+    this.#startAppend();
   }
 
-  #append(learner: LearnerCore, step: LearnerStep, retryInMs: number, span: Span | null): void {
+  /** Starts appending what gathered, unless an append is on its way (it starts the next when done). */
+  #startAppend(): void {
+    const group = this.#gathering;
+    if (this.#appending !== null || group === null || this.#failed || this.#stopped) return;
+    this.#gathering = null;
+    this.#appending = group;
+    this.#append(group, this.#options.hostLimits.learnerAppendRetryMinMs);
+  }
+
+  #append(group: AppendGroup, retryInMs: number): void {
     const store = (this.#store ??= this.#options.createStore());
     const startedMs = this.#options.clock.now();
+    const span = group.steps[0]?.span ?? null;
     const append =
-      span === null
-        ? null
-        : startSpan("paxos.learner.append", { "paxos.slots": step.learned.length }, { parent: span });
-    store.append(step.learned, (outcome) => {
-      if (this.#stopped) return endFailed(span, "learner stopped");
+      span === null ? null : startSpan("paxos.learner.append", { "paxos.slots": group.learned.length }, { parent: span });
+    store.append(group.learned, (outcome) => {
+      if (this.#stopped) {
+        for (const step of group.steps) endFailed(step.span, "learner stopped");
+        return;
+      }
       if (!outcome.ok) {
         endFailed(
           append,
@@ -273,24 +307,29 @@ export class LearnerDriver {
         this.#retryTimer = this.#options.clock.setTimer(retryInMs, () => {
           this.#retryTimer = null;
           const nextMs = Math.min(this.#options.hostLimits.learnerAppendRetryMaxMs, retryInMs * 2);
-          this.#append(learner, step, nextMs, span);
+          this.#append(group, nextMs);
         });
         return;
       }
       append?.end();
       this.#options.onEvent({
         kind: "appended",
-        slots: step.learned.length,
+        slots: group.learned.length,
         durationMs: this.#options.clock.now() - startedMs,
         traceId: sampledTraceId(span),
       });
       if (this.#appendFailing) this.#options.onEvent({ kind: "appendRecovered" });
       this.#appendFailing = false;
-      this.#markDurable(learner);
-      const context = headersOf(span);
-      if (step.delivered.length > 0) this.#options.onEvent({ kind: "delivered", deliveries: step.delivered, context });
-      span?.end();
-      this.#appending = false;
+      this.#durableIndex = group.nextIndex;
+      this.#durableSlot = group.nextSlot;
+      for (const step of group.steps) {
+        if (step.delivered.length > 0) {
+          this.#options.onEvent({ kind: "delivered", deliveries: step.delivered, context: headersOf(step.span) });
+        }
+        step.span?.end();
+      }
+      this.#appending = null;
+      // Inputs held back while the gathered group was full, then whatever gathered meanwhile.
       this.#pump();
     });
   }

@@ -184,6 +184,11 @@ export function drawPlan(rng: Rng): RunPlan {
     checkIntervalMs: 50,
     limits,
     // Acceptor writes one at a time, or pipelined: replies must still wait for every earlier write.
-    hostLimits: { ...SIM_HOST_LIMITS, acceptorWritesInFlightMax: rng.pick([1, 2, 8, 64]) },
+    // Learner appends grouped (up to a few slots, or many) while one is on its way.
+    hostLimits: {
+      ...SIM_HOST_LIMITS,
+      acceptorWritesInFlightMax: rng.pick([1, 2, 8, 64]),
+      learnerAppendSlotsMax: rng.pick([1, 4, 1024]),
+    },
   };
 }
