@@ -3,7 +3,12 @@ import { defineConfig } from "vitest/config";
 // Two groups: fast in-process tests in parallel, then the tests that start real nats-server,
 // redis-server and service processes one file at a time, so that on a 2-core machine they do not
 // starve each other of CPU (timeouts in those tests are about the cluster, not the test runner).
-const realServerTests = ["test/services/**/*.test.ts", "test/e2e/**/*.test.ts", "test/*.test.ts"];
+const realServerTests = [
+  "test/services/**/*.test.ts",
+  "test/e2e/**/*.test.ts",
+  "test/client/**/*.test.ts",
+  "test/*.test.ts",
+];
 
 export default defineConfig({
   test: {

@@ -40,3 +40,11 @@ export {
 export { PROBLEMS, type ProblemCode, problemType } from "./problem.ts";
 export { IDEMPOTENCY_KEY_PATTERN } from "./request-validation.ts";
 export { parseTokensFile, type StaticToken, staticTokenVerifier } from "./static-tokens.ts";
+// The pieces of the proposal path, for @paxos/client, which runs it over NATS without HTTP.
+export { BusClusterClient, type BusClusterClientOptions } from "./bus-cluster-client.ts";
+export { DeliveryWaiters } from "./delivery-waiters.ts";
+export { gatewayLimits } from "./gateway-limits.ts";
+export { GatewayMetrics } from "./gateway-metrics.ts";
+export { type KnownLeader, LeaderTracker } from "./leader-tracker.ts";
+export { HttpProblem } from "./problem.ts";
+export { type Proposal, type ProposalResult, ProposalService } from "./proposal-service.ts";
