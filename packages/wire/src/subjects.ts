@@ -59,10 +59,14 @@ const LEARNER_KINDS: ReadonlySet<string> = new Set<LearnerSubjectKind>(["catchup
  * or validated ids, so that is a configuration error. Wildcard builders (`all…`, `…To`) give the
  * subscription subjects each role needs.
  */
+/** Parsed subjects a Subjects keeps (see `parse`). */
+const PARSED_SUBJECTS_MAX = 1_024;
+
 export class Subjects {
   readonly cluster: string;
   /** `paxos.v1.<cluster>`. */
   readonly prefix: string;
+  readonly #parsed = new Map<string, ParsedSubject | null>();
 
   constructor(cluster: string) {
     this.cluster = checkId(cluster, "cluster name");
@@ -175,6 +179,18 @@ export class Subjects {
    * cluster or version, a wildcard, an unknown kind or an id that is not subject-safe.
    */
   parse(subject: string): ParsedSubject | null {
+    // Every message's subject is parsed at least once, and a cluster has few distinct ones: the
+    // answers are kept (at most PARSED_SUBJECTS_MAX, forgotten all at once when full, so that
+    // subjects made up by a sender cannot grow it).
+    const known = this.#parsed.get(subject);
+    if (known !== undefined) return known;
+    if (this.#parsed.size >= PARSED_SUBJECTS_MAX) this.#parsed.clear();
+    const parsed = this.#parse(subject);
+    this.#parsed.set(subject, parsed === null ? null : Object.freeze(parsed));
+    return parsed;
+  }
+
+  #parse(subject: string): ParsedSubject | null {
     if (!subject.startsWith(`${this.prefix}.`)) return null;
     const tokens = subject.slice(this.prefix.length + 1).split(".");
     const [scope, first, second, third] = tokens;
