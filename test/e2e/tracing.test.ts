@@ -251,9 +251,7 @@ describe("tracing across a cluster of real processes", () => {
   /** Requests the proposers hold that wait for a slot, summed over every proposer. */
   async function pendingAtLeaders(): Promise<number> {
     const counts = await Promise.all(
-      cluster.proposers.map(async (proposer) =>
-        sampleValue(await scrape(proposer), "paxos_proposer_pending_requests"),
-      ),
+      cluster.proposers.map(async (proposer) => sampleValue(await scrape(proposer), "paxos_proposer_pending_requests")),
     );
     return counts.reduce((sum, count) => sum + count, 0);
   }

@@ -288,7 +288,9 @@ export class LearnerDriver {
     const startedMs = this.#options.clock.now();
     const span = group.steps[0]?.span ?? null;
     const append =
-      span === null ? null : startSpan("paxos.learner.append", { "paxos.slots": group.learned.length }, { parent: span });
+      span === null
+        ? null
+        : startSpan("paxos.learner.append", { "paxos.slots": group.learned.length }, { parent: span });
     store.append(group.learned, (outcome) => {
       if (this.#stopped) {
         for (const step of group.steps) endFailed(step.span, "learner stopped");

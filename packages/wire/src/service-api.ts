@@ -199,7 +199,8 @@ export function subscribeDelivered(
     }
     const context = traceHeaders(m.headers);
     const { learnerId } = batch;
-    for (const delivery of batch.deliveries) call(() => handler({ ...delivery, learnerId }, context), m.subject, options);
+    for (const delivery of batch.deliveries)
+      call(() => handler({ ...delivery, learnerId }, context), m.subject, options);
   });
 }
 
