@@ -9,33 +9,43 @@ import { BenchAborted, BenchError } from "./lib/bench-errors.ts";
 import { killAll } from "./lib/live-systems.ts";
 import type { Scenario, ScenarioContext, ScenarioReport } from "./lib/scenario.ts";
 import { tracingScenario } from "./scenarios/tracing.ts";
+import { versusEtcdScenario } from "./scenarios/versus-etcd.ts";
+import { CLOSED_LOOP_CLIENTS_MAX, DURATION_SECONDS_MAX, ROUNDS_MAX, WARMUP_SECONDS_MAX } from "./lib/bench-limits.ts";
 
-const SCENARIOS: readonly Scenario[] = [tracingScenario];
+const SCENARIOS: readonly Scenario[] = [versusEtcdScenario, tracingScenario];
 
-const HELP = `Benchmarks of the Paxos service, each on fresh local clusters (nats-server and redis-server on PATH).
+const HELP = `Benchmarks of the Paxos service, each on fresh local clusters (etcd, nats-server and redis-server on PATH).
 
 Usage:
-  npm run bench                          every scenario with the defaults
-  npm run bench -- --duration 5          a shorter measured window
+  npm run bench                          versus-etcd: ours against etcd, side by side (issue 11)
+  npm run bench -- --quick               every system once, in about two minutes (results in the run folder only)
   npm run bench -- --only tracing        only the named scenarios (comma-separated)
 
 Options:
-  --duration S     seconds measured per row (default 10)
-  --warmup S       seconds of the same load before measuring (default 2)
-  --clients N      closed-loop clients, one HTTP connection each (default 16)
-  --rounds N       measure every row N times, rows interleaved, to show the spread (default 1)
-  --only NAMES     scenarios to run, comma-separated (default: all)
-  --keep-data      keep each row's data folder (by default only its log stays)
+  --duration S     seconds measured per cell or row (default 10; 3 with --quick)
+  --warmup S       seconds of the same load before measuring (default 2; 1 with --quick)
+  --clients LIST   closed-loop clients, one connection each, comma-separated (versus-etcd: 1,16,64,256,
+                   or 1,64 with --quick; tracing: one number, default 16)
+  --rounds N       run every system (row) N times, interleaved, to show the spread (versus-etcd: 2,
+                   or 1 with --quick; tracing: 1)
+  --quick          versus-etcd in short: 1 round, clients 1 and 64, 100-byte values, 1 s warm-up,
+                   3 s measured, one open-loop rate; writes its results to the run folder only
+  --without-etcd   versus-etcd without etcd (and without ratios); the open-loop rates then come from paxos
+  --only NAMES     scenarios to run, comma-separated (default: versus-etcd)
+  --keep-data      keep each system's data folder (by default only its logs stay)
   --profile        run every service with Node's --cpu-prof: a CPU profile per process under
                    <run folder>/profiles/<row>/ (flame graphs in Chrome DevTools or speedscope)
                    and profiles/summary.md, where each process's CPU per decision goes
   --help           this text
 
 Scenarios:
-${SCENARIOS.map((s) => `  ${s.name.padEnd(15)}${s.summary}`).join("\n")}
+${SCENARIOS.map((s) => `  ${s.name.padEnd(15)}${s.summary}${s.runsByDefault ? " (default)" : ""}`).join("\n")}
 
-Logs, data folders and results.json go to a new folder under ${tmpdir()}, printed at the start.
-Ctrl-C stops the running cluster and exits; a second Ctrl-C kills it at once.
+Logs, data folders and results.json go to a new folder under ${tmpdir()}, printed at the start;
+versus-etcd also writes bench/results/latest.{md,svg,json} (not with --quick).
+Ctrl-C stops the running systems and exits; a second Ctrl-C kills them at once.
+Exit codes: 0 done, 1 a system failed (its round has no result) or the run failed, 2 bad flags or
+a missing server, 130 stopped by Ctrl-C.
 `;
 
 function usage(message: string): never {
@@ -43,11 +53,20 @@ function usage(message: string): never {
   process.exit(2);
 }
 
-function whole(name: string, text: string | undefined, fallback: number, min: number): number {
-  if (text === undefined) return fallback;
+function whole(name: string, text: string | undefined, min: number, max: number): number | null {
+  if (text === undefined) return null;
   const n = Number(text);
-  if (!Number.isSafeInteger(n) || n < min) usage(`--${name} must be a whole number of at least ${min}, not "${text}"`);
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    usage(`--${name} must be a whole number from ${min} to ${max}, not "${text}"`);
+  }
   return n;
+}
+
+function clientList(text: string | undefined): number[] | null {
+  if (text === undefined) return null;
+  const list = text.split(",").map((part) => whole("clients", part.trim(), 1, CLOSED_LOOP_CLIENTS_MAX) ?? 0);
+  if (new Set(list).size !== list.length) usage(`--clients lists a number twice: "${text}"`);
+  return list;
 }
 
 let parsed;
@@ -58,6 +77,8 @@ try {
       warmup: { type: "string" },
       clients: { type: "string" },
       rounds: { type: "string" },
+      quick: { type: "boolean" },
+      "without-etcd": { type: "boolean" },
       only: { type: "string" },
       "keep-data": { type: "boolean" },
       profile: { type: "boolean" },
@@ -74,7 +95,8 @@ if (values.help === true) {
   process.exit(0);
 }
 
-const names = values.only?.split(",").map((name) => name.trim()) ?? SCENARIOS.map((s) => s.name);
+const names =
+  values.only?.split(",").map((name) => name.trim()) ?? SCENARIOS.filter((s) => s.runsByDefault).map((s) => s.name);
 const selected = names.map(
   (name) =>
     SCENARIOS.find((s) => s.name === name) ??
@@ -101,22 +123,17 @@ const onSignal = (signal: NodeJS.Signals): void => {
 process.on("SIGINT", onSignal);
 process.on("SIGTERM", onSignal);
 
+const quick = values.quick === true;
 const settings = {
-  connections: whole("clients", values.clients, 16, 1),
-  warmupSeconds: whole("warmup", values.warmup, 2, 0),
-  durationSeconds: whole("duration", values.duration, 10, 1),
-  rounds: whole("rounds", values.rounds, 1, 1),
+  clients: clientList(values.clients),
+  warmupSeconds: whole("warmup", values.warmup, 0, WARMUP_SECONDS_MAX) ?? (quick ? 1 : 2),
+  durationSeconds: whole("duration", values.duration, 1, DURATION_SECONDS_MAX) ?? (quick ? 3 : 10),
+  rounds: whole("rounds", values.rounds, 1, ROUNDS_MAX),
+  quick,
+  withoutEtcd: values["without-etcd"] === true,
 };
-const runDir = await mkdtemp(join(tmpdir(), "paxos-bench-"));
-const context: ScenarioContext = {
-  repoRoot: resolve(import.meta.dirname, ".."),
-  runDir,
-  ...settings,
-  keepData: values["keep-data"] === true,
-  profileDir: values.profile === true ? join(runDir, "profiles") : null,
-  say,
-  signal: controller.signal,
-};
+const flags: Record<string, string | boolean> = {};
+for (const [name, value] of Object.entries(values)) if (value !== undefined) flags[name] = value;
 const cpuList = cpus();
 const machine = {
   cpuModel: cpuList[0]?.model ?? "unknown",
@@ -126,10 +143,29 @@ const machine = {
   node: process.version,
   loadAverageAtStart: loadavg(),
 };
+for (const scenario of selected) {
+  const missing = scenario.preflight(settings);
+  if (missing !== null) {
+    process.stderr.write(`bench: ${scenario.name}: ${missing}\n`);
+    process.exit(2);
+  }
+}
+const runDir = await mkdtemp(join(tmpdir(), "paxos-bench-"));
+const context: ScenarioContext = {
+  repoRoot: resolve(import.meta.dirname, ".."),
+  runDir,
+  ...settings,
+  keepData: values["keep-data"] === true,
+  profileDir: values.profile === true ? join(runDir, "profiles") : null,
+  flags,
+  machine,
+  say,
+  signal: controller.signal,
+};
 say(`run folder ${runDir} (logs, data, results.json)`);
 say(
   `${machine.cpuCount} × ${machine.cpuModel}, load average ${machine.loadAverageAtStart.map((n) => n.toFixed(2)).join(" ")}; ` +
-    `${context.connections} clients, ${context.warmupSeconds} s warm-up, ${context.durationSeconds} s per row`,
+    `${context.warmupSeconds} s warm-up, ${context.durationSeconds} s measured per cell or row`,
 );
 
 const startedAt = new Date().toISOString();
@@ -138,7 +174,9 @@ let exitCode = 0;
 try {
   for (const scenario of selected) {
     say(`scenario ${scenario.name}: ${scenario.summary}`);
-    reports.push({ scenario: scenario.name, report: await scenario.run(context) });
+    const report = await scenario.run(context);
+    reports.push({ scenario: scenario.name, report });
+    if (report.failures.length > 0) exitCode = 1;
   }
 } catch (error) {
   if (error instanceof BenchAborted) {
@@ -165,7 +203,12 @@ if (reports.length > 0) {
   for (const { report } of reports) {
     process.stdout.write(`\n${report.title}\n\n${report.table}\n\n`);
     for (const note of report.notes) process.stdout.write(`- ${note}\n`);
+    if (report.failures.length > 0) {
+      process.stdout.write("\nFAILED (so the exit code is 1):\n");
+      for (const failure of report.failures) process.stdout.write(`- ${failure}\n`);
+    }
   }
   process.stdout.write(`\nResults: ${resultsPath}\n`);
+  for (const { report } of reports) for (const file of report.files) process.stdout.write(`         ${file}\n`);
 }
 process.exit(exitCode);

@@ -1,6 +1,7 @@
 import { createHistogram } from "node:perf_hooks";
 import autocannon from "autocannon";
 import { PROGRESS_INTERVAL_SECONDS, REQUEST_TIMEOUT_SECONDS } from "./bench-limits.ts";
+import { type LatencyMs, recordLatencyMs, summariseLatency } from "./latency-summary.ts";
 
 /** One closed-loop load: `connections` clients, each sending its next request once answered. */
 export interface ClosedLoopOptions {
@@ -17,16 +18,6 @@ export interface ClosedLoopOptions {
   readonly signal: AbortSignal;
   /** Hears a progress line every few seconds; null for none. */
   readonly progress: ((line: string) => void) | null;
-}
-
-/** Latency percentiles of the successful requests, in milliseconds. */
-export interface LatencyMs {
-  readonly p50: number;
-  readonly p90: number;
-  readonly p99: number;
-  readonly p999: number;
-  readonly max: number;
-  readonly mean: number;
 }
 
 /** What one closed-loop load measured. */
@@ -70,7 +61,7 @@ export async function runClosedLoop(options: ClosedLoopOptions): Promise<ClosedL
   instance.on("response", (_client, statusCode, _bytes, responseTimeMs) => {
     if (statusCode === options.expectedStatus) {
       succeeded++;
-      latencyUs.record(Math.max(1, Math.round(responseTimeMs * 1000)));
+      recordLatencyMs(latencyUs, responseTimeMs);
     } else {
       unexpectedStatuses[statusCode] = (unexpectedStatuses[statusCode] ?? 0) + 1;
     }
@@ -90,7 +81,6 @@ export async function runClosedLoop(options: ClosedLoopOptions): Promise<ClosedL
   options.signal.removeEventListener("abort", stop);
 
   const unexpected = Object.values(unexpectedStatuses).reduce((sum, n) => sum + n, 0);
-  const ms = (us: number): number => us / 1000;
   return {
     durationSeconds: result.duration,
     succeeded,
@@ -99,16 +89,6 @@ export async function runClosedLoop(options: ClosedLoopOptions): Promise<ClosedL
     connectionErrors: result.errors,
     timeouts: result.timeouts,
     errors: unexpected + result.errors,
-    latencyMs:
-      succeeded === 0
-        ? null
-        : {
-            p50: ms(latencyUs.percentile(50)),
-            p90: ms(latencyUs.percentile(90)),
-            p99: ms(latencyUs.percentile(99)),
-            p999: ms(latencyUs.percentile(99.9)),
-            max: ms(latencyUs.max),
-            mean: ms(latencyUs.mean),
-          },
+    latencyMs: summariseLatency(latencyUs),
   };
 }

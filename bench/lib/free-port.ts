@@ -1,7 +1,6 @@
 import { randomInt } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { freePort } from "../../test/support/free-port.ts";
 
 /** The lowest port `listenPort` picks from, above the usual fixed ports of local services. */
 const FIXED_PORT_MIN = 10_000;
@@ -42,5 +41,25 @@ async function isFree(port: number): Promise<boolean> {
     server.unref();
     server.once("error", () => resolve(false));
     server.listen(port, () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * Asks the kernel for a free loopback port, releases it and returns it. (The same as
+ * test/support/free-port.ts: the bench imports nothing from test/, so that test/ may build on it.)
+ */
+async function freePort(): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      if (address === null || typeof address === "string") {
+        reject(new Error("the kernel gave no port"));
+        return;
+      }
+      server.close(() => resolve(address.port));
+    });
   });
 }

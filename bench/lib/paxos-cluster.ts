@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { closeSync, openSync, writeFileSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { BenchError } from "./bench-errors.ts";
@@ -30,13 +30,19 @@ export interface PaxosClusterOptions {
   readonly env: Readonly<Record<string, string>>;
 }
 
+/** A running `npm start` cluster: a SystemUnderTest whose data folder the bench may read. */
+export interface PaxosCluster extends SystemUnderTest {
+  /** Its PAXOS_LOCAL_DATA: the NATS configuration and password files, the API token. */
+  readonly dataRoot: string;
+}
+
 /**
  * Starts the cluster of `npm start` (nats-server, a redis-server per acceptor, every role as its
  * own process, the gateway on `httpPort`) as a child process in its own process group, its output
  * into `logPath`. Returns once the launcher is spawned; the caller waits for readiness (as
  * `measureRow` does) and must call `stop`.
  */
-export function startPaxosCluster(options: PaxosClusterOptions): SystemUnderTest {
+export function startPaxosCluster(options: PaxosClusterOptions): PaxosCluster {
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(process.env)) {
     if (value === undefined || /^(OTEL_|PAXOS_)/.test(name) || name === "NATS_URL" || name === "REDIS_URLS") continue;
@@ -98,6 +104,11 @@ export function startPaxosCluster(options: PaxosClusterOptions): SystemUnderTest
     for (const identity of known.values()) signalProcess(identity, "SIGKILL");
   };
 
+  // The launcher keeps the rest running when one of its processes dies, and says so in its log:
+  // the cluster is then not the one the bench started. Read only what the log gained since.
+  const lost = new LostChildWatch(options.logPath);
+  const childLost = (): string | null => lost.check();
+
   let stopping: Promise<StopOutcome> | null = null;
   const stop = (timeoutMs: number): Promise<StopOutcome> => {
     stopping ??= (async () => {
@@ -129,14 +140,15 @@ export function startPaxosCluster(options: PaxosClusterOptions): SystemUnderTest
     return stopping;
   };
 
-  const system: SystemUnderTest = {
+  const system: PaxosCluster = {
+    dataRoot: options.dataRoot,
     description: `cluster (launcher pid ${pid}, gateway port ${options.httpPort})`,
     requestHeaders: { authorization: `Bearer ${token}` },
     baseUrl: `http://127.0.0.1:${options.httpPort}`,
-    rootPid: pid,
+    rootPids: [pid],
     logPath: options.logPath,
     exitReason: () => {
-      if (exit === null) return null;
+      if (exit === null) return childLost();
       return exit.signal !== null
         ? `the launcher was killed by ${exit.signal}`
         : `the launcher exited with code ${exit.code}`;
@@ -146,6 +158,47 @@ export function startPaxosCluster(options: PaxosClusterOptions): SystemUnderTest
   };
   remember(system);
   return system;
+}
+
+/** What the launcher logs when one of its processes exits while the cluster runs (local-cluster.ts). */
+const CHILD_EXITED = /^\[cluster\] (.+ exited unexpectedly .*)$/m;
+
+/** Reads a growing log from where it last stopped, for the launcher's line about a lost process. */
+class LostChildWatch {
+  readonly #path: string;
+  #offset = 0;
+  #found: string | null = null;
+  #carry = "";
+
+  constructor(path: string) {
+    this.#path = path;
+  }
+
+  /** The launcher's line about a process of the cluster that exited, or null (so far). */
+  check(): string | null {
+    if (this.#found !== null) return this.#found;
+    let fd: number;
+    try {
+      fd = openSync(this.#path, "r");
+    } catch {
+      return null;
+    }
+    try {
+      const size = fstatSync(fd).size;
+      if (size <= this.#offset) return null;
+      const buffer = Buffer.alloc(size - this.#offset);
+      readSync(fd, buffer, 0, buffer.length, this.#offset);
+      this.#offset = size;
+      const text = this.#carry + buffer.toString("utf8");
+      const lastNewline = text.lastIndexOf("\n");
+      this.#carry = text.slice(lastNewline + 1);
+      const line = CHILD_EXITED.exec(text.slice(0, lastNewline + 1))?.[1];
+      if (line !== undefined) this.#found = `the launcher says: ${line}`;
+      return this.#found;
+    } finally {
+      closeSync(fd);
+    }
+  }
 }
 
 /** Where a fresh cluster of one row keeps its files. */
@@ -164,7 +217,7 @@ export interface FreshClusterOptions {
  * Starts a cluster with an empty data folder (mkdtemp under `runDir`), a free gateway port and
  * its log at `<runDir>/<slug>.log`. Stopping it also removes the data folder unless `keepData`.
  */
-export async function startFreshPaxosCluster(options: FreshClusterOptions): Promise<SystemUnderTest> {
+export async function startFreshPaxosCluster(options: FreshClusterOptions): Promise<PaxosCluster> {
   const dataRoot = await mkdtemp(join(options.runDir, `${options.slug}-data-`));
   const system = startPaxosCluster({
     repoRoot: options.repoRoot,

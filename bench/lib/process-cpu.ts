@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { descendants, haveProc, processLabel, readStat } from "./process-tree.ts";
+import { descendants, haveProc, type ProcessIdentity, processLabel, readStat } from "./process-tree.ts";
 
 /** One process's CPU time at one moment. */
 interface ProcessTicks {
@@ -29,19 +29,39 @@ export interface TreeCpu {
 const clockTicksPerSecond = readClockTicks();
 
 /**
- * Samples utime + stime of `rootPid` and every live descendant. Take one sample before and one
- * after a window and pass both to `cpuBetween`. A process that starts or exits inside the window
- * is not counted, so sample while the tree is steady (after startup, before stopping).
+ * The processes of a system at one moment: every root in `rootPids` and every live descendant
+ * of each. List them once before a window and sample only them (`sampleCpuOf`): walking all of
+ * /proc takes long enough to stall a load generator that runs in the same process.
  */
-export function sampleCpu(rootPid: number): CpuSample {
+export function treeProcesses(rootPids: readonly number[]): ProcessIdentity[] {
+  const found: ProcessIdentity[] = [];
+  for (const rootPid of rootPids) {
+    const stat = readStat(rootPid);
+    if (stat !== null) found.push({ pid: rootPid, startTicks: stat.startTicks });
+    found.push(...descendants(rootPid));
+  }
+  return found;
+}
+
+/**
+ * Samples utime + stime of the given processes (those still running). Take one sample before and
+ * one after a window and pass both to `cpuBetween`; a process that started or exited in between
+ * is not counted, so list and sample while the system is steady (after startup, before stopping).
+ */
+export function sampleCpuOf(processes: readonly ProcessIdentity[]): CpuSample {
   if (!haveProc()) return null;
   const sample = new Map<number, ProcessTicks>();
-  for (const pid of [rootPid, ...descendants(rootPid).map((d) => d.pid)]) {
+  for (const { pid, startTicks } of processes) {
     const stat = readStat(pid);
-    if (stat !== null)
-      sample.set(pid, { label: processLabel(pid), startTicks: stat.startTicks, cpuTicks: stat.cpuTicks });
+    if (stat?.startTicks === startTicks)
+      sample.set(pid, { label: processLabel(pid), startTicks, cpuTicks: stat.cpuTicks });
   }
   return sample;
+}
+
+/** Samples `rootPids` and all their live descendants: `sampleCpuOf(treeProcesses(rootPids))`. */
+export function sampleCpu(rootPids: readonly number[]): CpuSample {
+  return sampleCpuOf(treeProcesses(rootPids));
 }
 
 /** CPU seconds spent between two samples by the processes present in both; null without /proc. */

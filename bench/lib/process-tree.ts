@@ -95,7 +95,10 @@ export function signalProcess(identity: ProcessIdentity, signal: NodeJS.Signals)
   }
 }
 
-/** "acceptor" for `node services/acceptor/src/main.ts`, "cluster" for the launcher, else the binary. */
+/**
+ * "acceptor" for `node services/acceptor/src/main.ts`, "cluster" for the launcher, else the
+ * binary ("redis-server", whose title "redis-server 127.0.0.1:6379" is one argument).
+ */
 export function processLabel(pid: number): string {
   let argv: string[];
   try {
@@ -107,7 +110,7 @@ export function processLabel(pid: number): string {
     const service = /services\/([^/]+)\/src\/main\.ts$/.exec(arg);
     if (service?.[1] !== undefined) return service[1];
   }
-  return basename(argv[0] ?? "?");
+  return basename((argv[0] ?? "?").split(" ")[0] ?? "?");
 }
 
 /**

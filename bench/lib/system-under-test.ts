@@ -12,21 +12,28 @@ export interface StopOutcome {
 }
 
 /**
- * A running system the bench loads over HTTP: this project's cluster now, etcd later (issue 11).
+ * A running system the bench loads: this project's cluster (paxos-cluster.ts) or etcd's
+ * (etcd-cluster.ts).
  * The bench starts it, waits until it is ready, measures it, and always stops it.
  */
 export interface SystemUnderTest {
   /** Shown in progress lines, e.g. "cluster pid 1234". */
   readonly description: string;
-  /** Where its HTTP API listens, e.g. http://127.0.0.1:41234. */
+  /** Where its HTTP API listens, e.g. http://127.0.0.1:41234 (for etcd: its first member's client URL). */
   readonly baseUrl: string;
   /** Headers every request to it carries, such as its API token. */
   readonly requestHeaders: Readonly<Record<string, string>>;
-  /** The process whose tree (it and every descendant) is the system, for CPU accounting. */
-  readonly rootPid: number;
+  /**
+   * The processes whose trees (each and every descendant) are the system, for CPU accounting:
+   * the launcher of our cluster, the three members of etcd's.
+   */
+  readonly rootPids: readonly number[];
   /** Where its output goes, to name in error messages. */
   readonly logPath: string;
-  /** Null while it runs; a reason once it has exited on its own. */
+  /**
+   * Null while it runs; a reason once it has exited on its own, or once one of its processes has
+   * (our launcher keeps the others running).
+   */
   exitReason(): string | null;
   /**
    * Asks it to stop (SIGINT) and resolves once it exited; after `timeoutMs` kills it and every

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { profileMarkdown, readProfiles } from "../lib/cpu-profile.ts";
 import { measureRow, type RowMeasurement } from "../lib/measure-row.ts";
 import { countsBetween, type OtlpSinkCounts, startOtlpSink } from "../lib/otlp-sink.ts";
+import { missingClusterServers } from "../lib/installed-servers.ts";
 import { startFreshPaxosCluster } from "../lib/paxos-cluster.ts";
 import { proposalRequest } from "../lib/proposal-request.ts";
 import type { Scenario, ScenarioContext, ScenarioReport } from "../lib/scenario.ts";
@@ -49,17 +50,26 @@ function otelEnv(row: TracingRow, endpoint: string): Record<string, string> {
   };
 }
 
+/** The closed-loop clients of every row: the one `--clients` value, or 16. */
+function connectionsOf(context: ScenarioContext): number {
+  return context.clients?.[0] ?? 16;
+}
+
+function roundsOf(context: ScenarioContext): number {
+  return context.rounds ?? 1;
+}
+
 async function run(context: ScenarioContext): Promise<ScenarioReport> {
+  const rounds = roundsOf(context);
   const sink = await startOtlpSink();
   context.say(`OTLP/HTTP sink on ${sink.endpoint} (POST /v1/traces)`);
   const results: TracingResult[] = [];
   const profileSections: string[] = [];
-  const slugOf = (row: TracingRow, round: number): string =>
-    context.rounds === 1 ? row.slug : `${row.slug}-round${round}`;
+  const slugOf = (row: TracingRow, round: number): string => (rounds === 1 ? row.slug : `${row.slug}-round${round}`);
   try {
-    for (let round = 1; round <= context.rounds; round++) {
+    for (let round = 1; round <= rounds; round++) {
       for (const row of ROWS) {
-        const name = context.rounds === 1 ? row.label : `${row.label}, round ${round}/${context.rounds}`;
+        const name = rounds === 1 ? row.label : `${row.label}, round ${round}/${rounds}`;
         const marks = new Map<string, OtlpSinkCounts>();
         const phaseAtMs = new Map<string, number>();
         const measurement = await measureRow({
@@ -79,7 +89,7 @@ async function run(context: ScenarioContext): Promise<ScenarioReport> {
             }),
           request: proposalRequest(VALUE_BYTES),
           readyPath: "/readyz",
-          connections: context.connections,
+          connections: connectionsOf(context),
           warmupSeconds: context.warmupSeconds,
           durationSeconds: context.durationSeconds,
           say: (line) => context.say(`[${name}] ${line}`),
@@ -136,7 +146,7 @@ function summarise(result: TracingResult): string {
 }
 
 function report(context: ScenarioContext, results: readonly TracingResult[]): ScenarioReport {
-  const name = (r: TracingResult): string => (context.rounds === 1 ? r.row.label : `${r.row.label} #${r.round}`);
+  const name = (r: TracingResult): string => (roundsOf(context) === 1 ? r.row.label : `${r.row.label} #${r.round}`);
   // Each row against the tracing-off row of its own round: measured minutes apart, not hours.
   const ratioToOff = (r: TracingResult): number | null => {
     const off = results.find((o) => o.round === r.round && o.row.ratio === null)?.measurement.load.succeededPerSecond;
@@ -172,7 +182,7 @@ function report(context: ScenarioContext, results: readonly TracingResult[]): Sc
   );
 
   const notes = [
-    `${context.connections} closed-loop clients, ${VALUE_BYTES}-byte values, ${context.warmupSeconds} s warm-up, ` +
+    `${connectionsOf(context)} closed-loop clients, ${VALUE_BYTES}-byte values, ${context.warmupSeconds} s warm-up, ` +
       `${context.durationSeconds} s measured per row; a fresh cluster and data folder per row.`,
     "errors: answers other than 201, connection errors and timeouts. CPU: the launcher and every process under " +
       "it (nats-server, redis-servers, services) during the measured load. Span exports and KiB: what the " +
@@ -208,6 +218,8 @@ function report(context: ScenarioContext, results: readonly TracingResult[]): Sc
     title: "Cost of tracing (issue 8): proposals through the REST gateway",
     table,
     notes,
+    failures: [],
+    files: [],
     data: results.map((r) => ({
       row: r.row.label,
       round: r.round,
@@ -224,5 +236,10 @@ function report(context: ScenarioContext, results: readonly TracingResult[]): Sc
 export const tracingScenario: Scenario = {
   name: "tracing",
   summary: "proposals/s with tracing off, sampling 1 % and 100 % (issue 8), as ratios to off",
+  runsByDefault: false,
+  preflight: (context) =>
+    context.clients !== null && context.clients.length !== 1
+      ? "the tracing scenario takes one --clients value"
+      : missingClusterServers(),
   run,
 };
