@@ -59,7 +59,7 @@ const TABLE: readonly Row[] = [
   ...(["a1", "a2"] as const).flatMap((a): Row[] => [
     { subject: s.promise(a, "p1"), publish: [a], subscribe: ["p1"] },
     { subject: s.nack(a, "p1"), publish: [a], subscribe: ["p1"] },
-    { subject: s.accepted(a), publish: [a], subscribe: ["p1", "l1"] },
+    { subject: s.accepted(a, "p1"), publish: [a], subscribe: ["p1", "l1"] },
     { subject: s.catchupReply(a, "l1"), publish: [a], subscribe: ["l1"] },
     { subject: s.status(a), publish: [a], subscribe: GATEWAYS },
   ]),
@@ -71,7 +71,7 @@ const TABLE: readonly Row[] = [
   { subject: "_INBOX.test", publish: NOBODY, subscribe: NOBODY },
   { subject: `${G1_INBOX}.test`, publish: NOBODY, subscribe: ["g1"] },
   { subject: other.proposer("p1", "prepare"), publish: NOBODY, subscribe: NOBODY },
-  { subject: other.accepted("a1"), publish: NOBODY, subscribe: NOBODY },
+  { subject: other.accepted("a1", "p1"), publish: NOBODY, subscribe: NOBODY },
   { subject: other.learner("l1", "delivered"), publish: NOBODY, subscribe: NOBODY },
   { subject: other.propose("p1"), publish: NOBODY, subscribe: NOBODY },
 ];

@@ -79,6 +79,9 @@ const FORGED_PROPOSER = "hostile-x";
 const LOW_BALLOT: Ballot = { round: 1, proposerId: FORGED_PROPOSER };
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+/** `counts` with every count 0: what a process that never saw those messages counts. */
+const zeroed = (counts: Record<string, number>): Record<string, number> =>
+  Object.fromEntries(Object.keys(counts).map((reason) => [reason, 0]));
 const forgedValue = (id: string): SlotValue => ({ kind: "batch", requests: [{ id, payload: `forged ${id}` }] });
 
 describe("hostile messages against real processes", () => {
@@ -333,8 +336,10 @@ describe("hostile messages against real processes", () => {
       }
       expect(asProposer.violations).toEqual([]);
     });
+    // Votes go to the learners and to the proposer whose ballot they name: here the leader.
+    const leader = await client.leaderOf(proposers, 10_000);
     await withAttacker("acceptor", "a1", async (asA1) => {
-      for (const payload of toLearners) await asA1.send(s.accepted("a1"), payload.data);
+      for (const payload of toLearners) await asA1.send(s.accepted("a1", leader.id), payload.data);
       expect(asA1.violations).toEqual([]);
     });
 
@@ -352,7 +357,9 @@ describe("hostile messages against real processes", () => {
     await expectCounted(name, before, [
       ...acceptorList().map((a) => [a, perAcceptor] as const),
       [learner, perLearner],
-      ...proposers.map((p) => [p, perLearner] as const),
+      [leader.proposer, perLearner],
+      // The follower subscribes to votes at its own ballots only: it never saw these.
+      ...proposers.filter((p) => p !== leader.proposer).map((p) => [p, zeroed(perLearner)] as const),
     ]);
     await expectAlive();
     await decides("after-malformed");
@@ -373,25 +380,27 @@ describe("hostile messages against real processes", () => {
     let controlSeen = false;
     const control = new TextEncoder().encode(`control ${Date.now()}`);
     const untap = observer.tap((m) => {
-      if (m.subject === s.accepted("a2")) onA2.push(m.data);
-      if (m.subject === s.accepted("a1") && Buffer.from(m.data).equals(Buffer.from(control))) controlSeen = true;
+      if (m.subject === s.accepted("a2", FORGED_PROPOSER)) onA2.push(m.data);
+      if (m.subject === s.accepted("a1", FORGED_PROPOSER) && Buffer.from(m.data).equals(Buffer.from(control))) {
+        controlSeen = true;
+      }
     });
     try {
       await withAttacker("acceptor", "a1", async (asA1) => {
         // As a1, claiming to be a2 on a1's own subject: the receivers compare body and subject.
-        await asA1.send(s.accepted("a1"), encode(CLUSTER, forged(7_776)));
+        await asA1.send(s.accepted("a1", FORGED_PROPOSER), encode(CLUSTER, forged(7_776)));
         // On a2's subject, and on one of an acceptor nobody configured: the server refuses both.
-        await asA1.send(s.accepted("a2"), asA2OnA2);
-        await asA1.send(s.accepted("a9"), asA2OnA2);
+        await asA1.send(s.accepted("a2", FORGED_PROPOSER), asA2OnA2);
+        await asA1.send(s.accepted("a9", FORGED_PROPOSER), asA2OnA2);
         // Positive control on the same connection: NATS keeps one connection's order, so once this
         // arrived, the refused ones would have arrived before it.
-        await asA1.send(s.accepted("a1"), control);
+        await asA1.send(s.accepted("a1", FORGED_PROPOSER), control);
         await eventually(() => controlSeen && asA1.violations.length >= 2, 5_000, "the control and two refusals");
         expect(asA1.violations.map((error) => error.name)).toEqual([
           "PermissionViolationError",
           "PermissionViolationError",
         ]);
-        expect(asA1.violations.map((error) => error.message).join("\n")).toContain(s.accepted("a2"));
+        expect(asA1.violations.map((error) => error.message).join("\n")).toContain(s.accepted("a2", FORGED_PROPOSER));
         note(name, "nats-server", `refused ${asA1.violations.length} publishes of a1 (on a2's and a9's subjects)`);
       });
       await withAttacker("proposer", "test", async (asProposer) => {
@@ -407,7 +416,8 @@ describe("hostile messages against real processes", () => {
       ...acceptorList().map((a) => [a, { subjectMismatch: 1 }] as const),
       // The control is not JSON: counted as badJson where the forged body was a subjectMismatch.
       [learner, { subjectMismatch: 1, badJson: 1, unknownAcceptor: 0 }],
-      ...proposers.map((p) => [p, { subjectMismatch: 1, badJson: 1, unknownAcceptor: 0 }] as const),
+      // Votes at the forged proposer's ballot are addressed to it alone: the real proposers see none.
+      ...proposers.map((p) => [p, { subjectMismatch: 0, badJson: 0, unknownAcceptor: 0 }] as const),
     ]);
     expect(await lookup("forged-id-7776")).toBeNull();
     await expectAlive();
@@ -730,7 +740,7 @@ describe("hostile messages against real processes", () => {
           value: forgedValue(`vote-${slot}`),
           acceptorId: "a1",
         };
-        asA1.bus.publish(s.accepted("a1"), encode(CLUSTER, vote));
+        asA1.bus.publish(s.accepted("a1", FORGED_PROPOSER), encode(CLUSTER, vote));
         if (i % 500 === 499) await asA1.bus.flush();
       }
       await asA1.bus.flush();
@@ -778,10 +788,11 @@ describe("hostile messages against real processes", () => {
       const vote = (slot: number, id: string): Uint8Array =>
         encode(CLUSTER, { type: "accepted", ballot: accept.ballot, slot, value: forgedValue(id), acceptorId: "a1" });
       // Two values from a1 at one ballot for a slot the learner has not learned: the second conflicts.
-      await asA1.send(s.accepted("a1"), vote(openSlot, "conflict-open-1"));
-      await asA1.send(s.accepted("a1"), vote(openSlot, "conflict-open-2"));
+      const onA1 = s.accepted("a1", accept.ballot.proposerId);
+      await asA1.send(onA1, vote(openSlot, "conflict-open-1"));
+      await asA1.send(onA1, vote(openSlot, "conflict-open-2"));
       // A vote for a learned slot is a late vote, whatever it says: ignored, never learned.
-      await asA1.send(s.accepted("a1"), vote(learned.slot, "conflict-learned-vote"));
+      await asA1.send(onA1, vote(learned.slot, "conflict-learned-vote"));
     });
     await withAttacker("proposer", "test", async (asProposer) => {
       // A chosen value other than the learned one: a conflict at the learner.

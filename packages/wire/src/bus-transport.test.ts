@@ -91,7 +91,7 @@ describe("BusTransport", () => {
       [
         acceptor,
         { type: "accepted", ballot, slot: 1, value: { kind: "noop" }, acceptorId: "a1" },
-        subjects.accepted("a1"),
+        subjects.accepted("a1", ballot.proposerId),
       ],
       [
         acceptor,
@@ -150,7 +150,8 @@ describe("BusTransport", () => {
     expect(drops).toEqual([]);
     expect(received.get("a1")).toEqual([[prepare, { traceparent: TRACEPARENT }]]);
     expect(received.get("p1")?.map(([m]) => m)).toEqual([promise, accepted]);
-    expect(received.get("p2")?.map(([m]) => m)).toEqual([accepted]);
+    // A vote at p1's ballot reaches p1 and the learners only: a follower decodes none of them.
+    expect(received.get("p2")?.map(([m]) => m)).toEqual([]);
     expect(received.get("l1")?.map(([m]) => m)).toEqual([accepted]);
     expect(bus.subscriptions.map((s) => s.queue)).toEqual(bus.subscriptions.map(() => undefined));
     expect(bus.subscriptions.filter((s) => s.live)).toHaveLength(4 + 5 + 6 + 5);
@@ -160,8 +161,8 @@ describe("BusTransport", () => {
     const { bus, transport, drops } = setup();
     const got: Message[] = [];
     transport.subscribe(learner, (msg) => got.push(msg));
-    bus.publish(subjects.accepted("a1"), new TextEncoder().encode("garbage"));
-    bus.publish(subjects.accepted("a9"), new Uint8Array([0xff]));
+    bus.publish(subjects.accepted("a1", ballot.proposerId), new TextEncoder().encode("garbage"));
+    bus.publish(subjects.accepted("a9", ballot.proposerId), new Uint8Array([0xff]));
     transport.publish(
       { role: "acceptor", id: "a9" },
       {
@@ -175,9 +176,9 @@ describe("BusTransport", () => {
     const good: Message = { type: "accepted", ballot, slot: 2, value: { kind: "noop" }, acceptorId: "a3" };
     transport.publish({ role: "acceptor", id: "a3" }, good);
     expect(drops).toEqual([
-      ["badJson", subjects.accepted("a1")],
-      ["badJson", subjects.accepted("a9")],
-      ["unknownAcceptor", subjects.accepted("a9")],
+      ["badJson", subjects.accepted("a1", ballot.proposerId)],
+      ["badJson", subjects.accepted("a9", ballot.proposerId)],
+      ["unknownAcceptor", subjects.accepted("a9", ballot.proposerId)],
     ]);
     expect(got).toEqual([good]);
   });

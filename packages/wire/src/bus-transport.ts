@@ -85,7 +85,7 @@ export class BusTransport implements Transport {
   /**
    * Delivers to `handler` every valid message `endpoint`'s role needs:
    * - acceptor: every proposer's prepare, accept and heartbeat, every learner's catch-up;
-   * - proposer: promises and nacks addressed to it, every accepted, every proposer's chosen and
+   * - proposer: promises, nacks and votes at its own ballots, every proposer's chosen and
    *   heartbeat (its own included);
    * - learner: every accepted, catch-up replies addressed to it, every proposer's chosen and
    *   heartbeat, every learner's catch-up and chosen (its own included).
@@ -136,7 +136,7 @@ export class BusTransport implements Transport {
         return s.nack(from.id, msg.ballot.proposerId);
       case "accepted":
         expectRole(from, "acceptor", msg.type);
-        return s.accepted(from.id);
+        return s.accepted(from.id, msg.ballot.proposerId);
       case "catchupReply":
         expectRole(from, "acceptor", msg.type);
         return s.catchupReply(from.id, msg.learnerId);
@@ -163,7 +163,7 @@ export class BusTransport implements Transport {
         return [
           s.promisesTo(endpoint.id),
           s.nacksTo(endpoint.id),
-          s.allAccepted(),
+          s.acceptedFor(endpoint.id),
           s.allProposers("chosen"),
           s.allProposers("heartbeat"),
         ];

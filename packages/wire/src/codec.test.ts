@@ -38,7 +38,7 @@ const valid: readonly (readonly [string, Message])[] = [
     },
   ],
   [subjects.proposer("p1-deadbeef", "accept"), { type: "accept", ballot, slot: 4, value: batch, chosenBelow: 0 }],
-  [subjects.accepted("a2"), { type: "accepted", ballot, slot: 4, value: noop, acceptorId: "a2" }],
+  [subjects.accepted("a2", ballot.proposerId), { type: "accepted", ballot, slot: 4, value: noop, acceptorId: "a2" }],
   [
     subjects.nack("a3", "p1-deadbeef"),
     { type: "nack", ballot, promised: { round: 9, proposerId: "p2-00000000" }, acceptorId: "a3" },
@@ -90,7 +90,7 @@ describe("decodeMessage", () => {
     value: noop,
     acceptorId: "a1",
   });
-  const acceptedSubject = subjects.accepted("a1");
+  const acceptedSubject = subjects.accepted("a1", "p1");
 
   it("refuses oversize bytes before decoding them", () => {
     const big = new Uint8Array(DEFAULT_LIMITS.messageBytesMax + 1).fill(0xff);
@@ -141,7 +141,9 @@ describe("decodeMessage", () => {
     const [prepareSubject, prepare] = valid[0]!;
     expectRefused(decode(subjects.proposer("p2", "prepare"), encode(CLUSTER, prepare)), "subjectMismatch");
     expectRefused(decode(prepareSubject.replace(".prepare", ".accept"), encode(CLUSTER, prepare)), "subjectMismatch");
-    expectRefused(decode(subjects.accepted("a2"), envelope(accepted(1))), "subjectMismatch");
+    expectRefused(decode(subjects.accepted("a2", "p1"), envelope(accepted(1))), "subjectMismatch");
+    // A vote goes to the proposer whose ballot it is, and to no other.
+    expectRefused(decode(subjects.accepted("a1", "p2-deadbeef"), envelope(accepted(1))), "subjectMismatch");
     const promise = valid[1]![1];
     expectRefused(decode(subjects.promise("a2", "p1-deadbeef"), encode(CLUSTER, promise)), "subjectMismatch");
     expectRefused(decode(subjects.promise("a1", "p9"), encode(CLUSTER, promise)), "subjectMismatch");
@@ -154,7 +156,7 @@ describe("decodeMessage", () => {
 
   it("refuses acceptors that are not configured", () => {
     const msg = { ...(accepted(1) as object), acceptorId: "a9" };
-    expectRefused(decode(subjects.accepted("a9"), envelope(msg)), "unknownAcceptor");
+    expectRefused(decode(subjects.accepted("a9", "p1"), envelope(msg)), "unknownAcceptor");
   });
 
   it("refuses non-JSON bytes and invalid UTF-8", () => {

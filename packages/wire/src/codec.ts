@@ -206,7 +206,8 @@ function subjectMismatch(subjects: Subjects, subject: string, msg: Message): str
       return parsed.targetId === msg.ballot.proposerId ? null : "ballot.proposerId differs from the addressee";
     case "accepted":
       if (parsed.publisherRole !== "acceptor" || parsed.kind !== "accepted") return "wrong subject kind";
-      return parsed.publisherId === msg.acceptorId ? null : "acceptorId differs from the subject";
+      if (parsed.publisherId !== msg.acceptorId) return "acceptorId differs from the subject";
+      return parsed.targetId === msg.ballot.proposerId ? null : "ballot.proposerId differs from the addressee";
     case "catchupReply":
       if (parsed.publisherRole !== "acceptor" || parsed.kind !== "catchupReply") return "wrong subject kind";
       if (parsed.publisherId !== msg.acceptorId) return "acceptorId differs from the subject";

@@ -13,7 +13,7 @@ describe("Subjects", () => {
     expect(s.proposer("p1-0a1b2c3d", "prepare")).toBe("paxos.v1.prod-1.proposer.p1-0a1b2c3d.prepare");
     expect(s.promise("a1", "p1")).toBe("paxos.v1.prod-1.acceptor.a1.promise.p1");
     expect(s.nack("a1", "p1")).toBe("paxos.v1.prod-1.acceptor.a1.nack.p1");
-    expect(s.accepted("a1")).toBe("paxos.v1.prod-1.acceptor.a1.accepted");
+    expect(s.accepted("a1", "p1")).toBe("paxos.v1.prod-1.acceptor.a1.accepted.p1");
     expect(s.catchupReply("a1", "l1")).toBe("paxos.v1.prod-1.acceptor.a1.catchupReply.l1");
     expect(s.status("a1")).toBe("paxos.v1.prod-1.acceptor.a1.status");
     expect(s.learner("l1", "catchup")).toBe("paxos.v1.prod-1.learner.l1.catchup");
@@ -34,7 +34,7 @@ describe("Subjects", () => {
       ],
       [s.promise("a1", "p1"), { publisherRole: "acceptor", publisherId: "a1", kind: "promise", targetId: "p1" }],
       [s.nack("a1", "p1"), { publisherRole: "acceptor", publisherId: "a1", kind: "nack", targetId: "p1" }],
-      [s.accepted("a1"), { publisherRole: "acceptor", publisherId: "a1", kind: "accepted", targetId: null }],
+      [s.accepted("a1", "p1"), { publisherRole: "acceptor", publisherId: "a1", kind: "accepted", targetId: "p1" }],
       [
         s.catchupReply("a1", "l1"),
         { publisherRole: "acceptor", publisherId: "a1", kind: "catchupReply", targetId: "l1" },
@@ -59,9 +59,11 @@ describe("Subjects", () => {
       "paxos.v1.prod-1",
       "paxos.v1.prod-1.",
       "paxos.v1.prod-1.acceptor.a1",
-      "paxos.v1.prod-1.acceptor.a1.accepted.extra",
+      "paxos.v1.prod-1.acceptor.a1.accepted",
+      "paxos.v1.prod-1.acceptor.a1.accepted.p1.extra",
       "paxos.v1.prod-1.acceptor.a1.promise",
-      "paxos.v1.prod-1.acceptor.*.accepted",
+      "paxos.v1.prod-1.acceptor.*.accepted.p1",
+      "paxos.v1.prod-1.acceptor.a1.accepted.*",
       "paxos.v1.prod-1.acceptor.a1.promise.*",
       "paxos.v1.prod-1.proposer.p1.promise",
       "paxos.v1.prod-1.proposer.p1.prepare.x",
@@ -81,7 +83,9 @@ describe("Subjects", () => {
     expect(subjectMatches(s.promisesTo("p1"), s.promise("a3", "p2"))).toBe(false);
     expect(subjectMatches(s.nacksTo("p1"), s.nack("a3", "p1"))).toBe(true);
     expect(subjectMatches(s.nacksTo("p1"), s.promise("a3", "p1"))).toBe(false);
-    expect(subjectMatches(s.allAccepted(), s.accepted("a2"))).toBe(true);
+    expect(subjectMatches(s.allAccepted(), s.accepted("a2", "p1"))).toBe(true);
+    expect(subjectMatches(s.acceptedFor("p1"), s.accepted("a2", "p1"))).toBe(true);
+    expect(subjectMatches(s.acceptedFor("p1"), s.accepted("a2", "p2"))).toBe(false);
     expect(subjectMatches(s.allAccepted(), s.status("a2"))).toBe(false);
     expect(subjectMatches(s.catchupRepliesTo("l1"), s.catchupReply("a1", "l1"))).toBe(true);
     expect(subjectMatches(s.catchupRepliesTo("l1"), s.catchupReply("a1", "l2"))).toBe(false);
@@ -96,7 +100,8 @@ describe("Subjects", () => {
       expect(() => new Subjects(bad)).toThrow(WireError);
       expect(() => s.proposer(bad, "prepare")).toThrow(WireError);
       expect(() => s.promise("a1", bad)).toThrow(WireError);
-      expect(() => s.accepted(bad)).toThrow(WireError);
+      expect(() => s.accepted(bad, "p1")).toThrow(WireError);
+      expect(() => s.accepted("a1", bad)).toThrow(WireError);
       expect(() => s.catchupReply("a1", bad)).toThrow(WireError);
       expect(() => s.learner(bad, "catchup")).toThrow(WireError);
       expect(() => s.propose(bad)).toThrow(WireError);
@@ -109,7 +114,7 @@ describe("Subjects", () => {
     const cases = [
       [s.proposer("p1-0a1b2c3d", "accept"), "paxos.v1.prod-1.proposer.*.accept"],
       [s.promise("a1", "p1-0a1b2c3d"), "paxos.v1.prod-1.acceptor.*.promise.*"],
-      [s.accepted("a2"), "paxos.v1.prod-1.acceptor.*.accepted"],
+      [s.accepted("a2", "p1"), "paxos.v1.prod-1.acceptor.*.accepted.*"],
       [s.catchupReply("a1", "l1"), "paxos.v1.prod-1.acceptor.*.catchupReply.*"],
       [s.learner("l1", "delivered"), "paxos.v1.prod-1.learner.*.delivered"],
       [s.propose("p2-00000000"), "paxos.v1.prod-1.propose.*"],

@@ -20,13 +20,13 @@ export type ParsedSubject =
   | {
       readonly publisherRole: "acceptor";
       readonly publisherId: string;
-      readonly kind: "promise" | "nack" | "catchupReply";
+      readonly kind: "promise" | "nack" | "accepted" | "catchupReply";
       readonly targetId: string;
     }
   | {
       readonly publisherRole: "acceptor";
       readonly publisherId: string;
-      readonly kind: "accepted" | "status";
+      readonly kind: "status";
       readonly targetId: null;
     }
   | {
@@ -88,9 +88,13 @@ export class Subjects {
     return `${this.#acceptor(acceptorId)}.nack.${checkId(proposerId, "proposer id")}`;
   }
 
-  /** Where acceptor `acceptorId` announces each accepted proposal to all proposers and learners. */
-  accepted(acceptorId: string): string {
-    return `${this.#acceptor(acceptorId)}.accepted`;
+  /**
+   * Where acceptor `acceptorId` announces a vote at a ballot of proposer `proposerId`: to that
+   * proposer (which counts it) and to every learner. Other proposers do not subscribe, so a
+   * follower decodes nothing of its leader's phase 2.
+   */
+  accepted(acceptorId: string, proposerId: string): string {
+    return `${this.#acceptor(acceptorId)}.accepted.${checkId(proposerId, "proposer id")}`;
   }
 
   /** Where acceptor `acceptorId` answers learner `learnerId`'s catch-up. */
@@ -133,9 +137,14 @@ export class Subjects {
     return `${this.prefix}.acceptor.*.nack.${checkId(proposerId, "proposer id")}`;
   }
 
-  /** Subscription: accepted messages from every acceptor. */
+  /** Subscription: votes of every acceptor at ballots of proposer `proposerId`. */
+  acceptedFor(proposerId: string): string {
+    return `${this.prefix}.acceptor.*.accepted.${checkId(proposerId, "proposer id")}`;
+  }
+
+  /** Subscription: every acceptor's votes, at every proposer's ballots. */
   allAccepted(): string {
-    return `${this.prefix}.acceptor.*.accepted`;
+    return `${this.prefix}.acceptor.*.accepted.*`;
   }
 
   /** Subscription: catch-up replies from every acceptor to learner `learnerId`. */
@@ -213,12 +222,12 @@ export class Subjects {
         return { publisherRole: "learner", publisherId: first, kind: second as LearnerSubjectKind, targetId: null };
       case "acceptor":
         if (!isValidId(first)) return null;
-        if (tokens.length === 3 && (second === "accepted" || second === "status")) {
+        if (tokens.length === 3 && second === "status") {
           return { publisherRole: "acceptor", publisherId: first, kind: second, targetId: null };
         }
         if (
           tokens.length === 4 &&
-          (second === "promise" || second === "nack" || second === "catchupReply") &&
+          (second === "promise" || second === "nack" || second === "accepted" || second === "catchupReply") &&
           third !== undefined &&
           isValidId(third)
         ) {

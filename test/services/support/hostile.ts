@@ -89,7 +89,7 @@ export class Observer {
       "proposer.*.*",
       "acceptor.*.promise.*",
       "acceptor.*.nack.*",
-      "acceptor.*.accepted",
+      "acceptor.*.accepted.*",
       "acceptor.*.status",
       "learner.*.*",
       "propose.*",
