@@ -44,11 +44,8 @@ async function isFree(port: number): Promise<boolean> {
   });
 }
 
-/**
- * Asks the kernel for a free loopback port, releases it and returns it. (The same as
- * test/support/free-port.ts: the bench imports nothing from test/, so that test/ may build on it.)
- */
-async function freePort(): Promise<number> {
+/** Asks the kernel for a free loopback port, releases it and returns it (tests use it too). */
+export async function freePort(): Promise<number> {
   return await new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();

@@ -1,5 +1,6 @@
 import type { ExactlyOnceResult } from "./exactly-once.ts";
-import { type LatencyMs, type Spread, spreadOf } from "./latency-summary.ts";
+import { type Spread, spreadOf } from "./latency-summary.ts";
+import type { LoadResult } from "./write-load.ts";
 
 /*
  * The results of the versus-etcd scenario (issue 11) as plain data: what each system measured
@@ -65,15 +66,11 @@ export interface ProcessGroupCpu {
 }
 
 /** What one cell measured on one system in one round. */
-export interface CellMeasurement {
+export interface CellMeasurement extends Pick<
+  LoadResult,
+  "windowSeconds" | "succeeded" | "writesPerSecond" | "latencyMs" | "errors" | "errorCount" | "skipped"
+> {
   readonly cell: CellSpec;
-  readonly windowSeconds: number;
-  readonly succeeded: number;
-  readonly writesPerSecond: number;
-  readonly latencyMs: LatencyMs | null;
-  readonly errors: Readonly<Record<string, number>>;
-  readonly errorCount: number;
-  readonly skipped: number;
   /** CPU seconds of the whole system over the window; null without /proc. */
   readonly cpuSeconds: number | null;
   readonly cpuSecondsPer1kWrites: number | null;
