@@ -215,6 +215,10 @@ export class RedisAcceptorStore implements AcceptorStore {
       lazyConnect: true,
       // A write must fail, never wait for a reconnect or be resent behind the caller's back.
       enableOfflineQueue: false,
+      // The writes the driver pipelines within one turn go out in one socket write, so Redis
+      // reads them together and covers them with one AOF fsync (replies still one per write,
+      // each after its fsync).
+      enableAutoPipelining: true,
       maxRetriesPerRequest: 0,
       autoResendUnfulfilledCommands: false,
       commandTimeout: this.#options.commandTimeoutMs,
