@@ -10,7 +10,8 @@ import { ClusterCredentials, inboxPrefix, NatsBus, type NatsBusStatus } from "@p
 import {
   BusError,
   BusTransport,
-  propose,
+  proposeBatch,
+  ProposeBatcher,
   queryLearners,
   serveLearnerQueries,
   serveProposals,
@@ -200,9 +201,11 @@ describe("service API over NATS", () => {
       peer("p1").bus,
       subjects,
       "p1",
-      (req, context) => {
-        seen.push(`${req.requestId}:${context["traceparent"] ?? "none"}`);
-        return { status: "queued", leaderHint: "p1" };
+      (proposals, context) => {
+        seen.push(proposals.map((req) => `${req.requestId}:${context["traceparent"] ?? "none"}`).join(","));
+        return proposals.map((req) =>
+          req.payload === "too big" ? { status: "tooLarge", leaderHint: "p1" } : { status: "queued", leaderHint: "p1" },
+        );
       },
       options,
     );
@@ -218,16 +221,26 @@ describe("service API over NATS", () => {
     const gateway = peer("p2").bus;
     await Promise.all([peer("p1").bus.flush(), peer("l1").bus.flush(), peer("a1").bus.flush()]);
 
-    const reply = await propose(gateway, subjects, "p1", { requestId: "r1", payload: { x: 1 } }, 2_000, {
+    const replies = await proposeBatch(gateway, subjects, "p1", [{ requestId: "r1", payload: { x: 1 } }], 2_000, {
       traceparent: TRACEPARENT,
     });
-    expect(reply).toEqual({ status: "queued", leaderHint: "p1" });
+    expect(replies).toEqual([{ status: "queued", leaderHint: "p1" }]);
     expect(seen).toEqual([`r1:${TRACEPARENT}`]);
+
+    // Proposals made in one turn travel in one request, each answered in its place.
+    const batcher = new ProposeBatcher({ bus: gateway, subjects });
+    const batched = await Promise.all(
+      ["b1", "b2", "b3"].map((requestId) =>
+        batcher.propose("p1", { requestId, payload: requestId === "b2" ? "too big" : requestId }, 2_000),
+      ),
+    );
+    expect(batched.map((r) => r.status)).toEqual(["queued", "tooLarge", "queued"]);
+    expect(seen.at(-1)).toBe("b1:none,b2:none,b3:none");
 
     const answers = await queryLearners(gateway, subjects, { op: "status" }, 300);
     expect(answers.map((a) => (a.op === "status" ? a.learnerId : "?")).sort()).toEqual(["learner-a1", "learner-l1"]);
 
-    const error = await propose(gateway, subjects, "p9", { requestId: "r2", payload: null }, 2_000).then(
+    const error = await batcher.propose("p9", { requestId: "r2", payload: null }, 2_000).then(
       () => null,
       (e: unknown) => e,
     );

@@ -194,7 +194,7 @@ export class FakeLearner {
   }
 }
 
-/** What a fake proposer does with one propose request: reply, or stay silent. */
+/** What a fake proposer does with one proposal of a batch: reply, or stay silent. */
 export type ProposeScript = (req: ProposeRequest) => ProposeReply | "silent";
 
 /**
@@ -226,18 +226,23 @@ export class FakeProposer {
       bus,
       subjects,
       proposerId,
-      (req) => {
-        this.received.push(req);
-        const reply = this.script(req);
-        if (reply === "silent") return new Promise<ProposeReply>(() => undefined);
-        if (reply.status === "queued" && this.deliver) {
-          const timer = setTimeout(() => {
-            this.#timers.delete(timer);
-            this.#cluster.decide(req.requestId, req.payload);
-          }, this.deliverAfterMs);
-          this.#timers.add(timer);
+      (proposals) => {
+        const replies: ProposeReply[] = [];
+        for (const req of proposals) {
+          this.received.push(req);
+          const reply = this.script(req);
+          // One silent proposal leaves its whole batch unanswered, as a stuck proposer would.
+          if (reply === "silent") return new Promise<ProposeReply[]>(() => undefined);
+          if (reply.status === "queued" && this.deliver) {
+            const timer = setTimeout(() => {
+              this.#timers.delete(timer);
+              this.#cluster.decide(req.requestId, req.payload);
+            }, this.deliverAfterMs);
+            this.#timers.add(timer);
+          }
+          replies.push(reply);
         }
-        return reply;
+        return replies;
       },
       ignore,
     );

@@ -13,7 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { AcceptedMsg, AcceptMsg, Ballot, Message, SlotValue } from "@paxos/core";
 import { NatsBus } from "@paxos/transport-nats";
-import { BusError, encode, type LogEntryWire, propose, queryLearners, Subjects } from "@paxos/wire";
+import { BusError, encode, type LogEntryWire, proposeBatch, queryLearners, Subjects } from "@paxos/wire";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type NatsServer, startNats } from "../support/nats-server.ts";
 import { type RedisServer, startRedis } from "../support/redis-server.ts";
@@ -648,10 +648,12 @@ describe("hostile messages against real processes", () => {
     const { id: leaderId } = await client.leaderOf(proposers, 10_000);
     const startIndex = nextIndex;
     const ids = Array.from({ length: 32 }, (_, i) => `big-${i}`);
-    const queued = await Promise.all(
-      ids.map((requestId, i) =>
-        propose(client.bus, client.subjects, leaderId, { requestId, payload: `${i}:${"x".repeat(15_000)}` }, 5_000),
-      ),
+    const queued = await proposeBatch(
+      client.bus,
+      client.subjects,
+      leaderId,
+      ids.map((requestId, i) => ({ requestId, payload: `${i}:${"x".repeat(15_000)}` })),
+      5_000,
     );
     expect(queued.map((reply) => reply.status)).toEqual(ids.map(() => "queued"));
     await eventually(async () => (await learnerStatus()).nextIndex >= startIndex + ids.length, 30_000, "big values");

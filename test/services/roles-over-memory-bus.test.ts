@@ -14,7 +14,7 @@ import {
   startProposerRole,
 } from "@paxos/host";
 import { MemoryBus } from "@paxos/embedded";
-import { type DeliveredEvent, propose, queryLearners, Subjects, subscribeDelivered } from "@paxos/wire";
+import { type DeliveredEvent, proposeBatch, queryLearners, Subjects, subscribeDelivered } from "@paxos/wire";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ControlledLearnerStores, silentLogger, until } from "./support/fakes.ts";
 
@@ -65,15 +65,19 @@ describe("roles over a MemoryBus", () => {
     if (leader === undefined || follower === undefined) throw new Error("expected one leader and one follower");
     await until(() => follower.host.leaderId === leader.host.proposerId, 10_000, "the follower to hear the leader");
 
-    const reply = await propose(
+    const replies = await proposeBatch(
       bus,
       subjects,
       leader.host.proposerId,
-      { requestId: "req-1", payload: { hello: "world" } },
+      [
+        { requestId: "req-1", payload: { hello: "world" } },
+        { requestId: "req-1b", payload: 1 },
+        { requestId: "req-1c", payload: 2 },
+      ],
       5_000,
     );
-    expect(reply).toEqual({ status: "queued", leaderHint: leader.host.proposerId });
-    await until(() => delivered.length === 1, 10_000, "the delivery");
+    expect(replies).toEqual(Array(3).fill({ status: "queued", leaderHint: leader.host.proposerId }));
+    await until(() => delivered.length === 3, 10_000, "the deliveries");
     expect(delivered[0]).toMatchObject({
       learnerId: "l1",
       kind: "delivered",
@@ -81,14 +85,27 @@ describe("roles over a MemoryBus", () => {
       requestId: "req-1",
       value: { hello: "world" },
     });
+    // One batch, one core step: the three share a slot rather than taking one each.
+    expect(delivered.map((d) => [d.index, d.requestId])).toEqual([
+      [0, "req-1"],
+      [1, "req-1b"],
+      [2, "req-1c"],
+    ]);
+    expect(new Set(delivered.map((d) => d.slot)).size).toBe(1);
 
     const [status] = await queryLearners(bus, subjects, { op: "status" }, 200);
-    expect(status).toMatchObject({ op: "status", learnerId: "l1", nextIndex: 1 });
+    expect(status).toMatchObject({ op: "status", learnerId: "l1", nextIndex: 3 });
     const [lookup] = await queryLearners(bus, subjects, { op: "lookup", requestId: "req-1" }, 200);
     expect(lookup).toMatchObject({ op: "lookup", entry: { index: 0, requestId: "req-1", value: { hello: "world" } } });
 
-    const notLeader = await propose(bus, subjects, follower.host.proposerId, { requestId: "req-2", payload: 2 }, 5_000);
-    expect(notLeader).toEqual({ status: "notLeader", leaderHint: leader.host.proposerId });
+    const notLeader = await proposeBatch(
+      bus,
+      subjects,
+      follower.host.proposerId,
+      [{ requestId: "req-2", payload: 2 }],
+      5_000,
+    );
+    expect(notLeader).toEqual([{ status: "notLeader", leaderHint: leader.host.proposerId }]);
     expect(fatal).toEqual([]);
   });
 });

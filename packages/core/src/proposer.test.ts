@@ -333,6 +333,26 @@ describe("leading (Paxos Made Simple 2.2 phase 2a; 3: many slots, a bounded wind
     ]);
   });
 
+  it("requests handed over together share slots: proposeMany fills the window once, after taking them all", () => {
+    const proposer = makeProposer({ limits: { batchRequestsMax: 3, requestBytesMax: 40 } });
+    elect(proposer);
+    const step = proposer.proposeMany(
+      [req("r1"), req("r2"), req("big", "x".repeat(40)), req("r3"), req("r1"), req("r4")],
+      ELECTION_MS,
+    );
+    // One at a time, the open window would have given r1 … r4 a slot each.
+    expect(accepts(step).map((m) => [m.slot, m.value])).toEqual([
+      [0, batch("r1", "r2", "r3")],
+      [1, batch("r4")],
+    ]);
+    // Each request is judged alone: the large one is refused, the repeated id is carried once.
+    expect(step.rejected).toEqual([{ requestId: "big", reason: "tooLarge", leaderHint: "p1" }]);
+    expect(makeProposer().proposeMany([req("a"), req("b")], 0).rejected).toEqual([
+      { requestId: "a", reason: "notLeader", leaderHint: null },
+      { requestId: "b", reason: "notLeader", leaderHint: null },
+    ]);
+  });
+
   it("batches pending requests up to batchBytesMax, but always takes at least one", () => {
     // Each request below weighs 4 + 3 + 19 = 26 UTF-8 bytes: two fit in 60, three do not.
     const proposer = makeProposer({ limits: { inflightSlotsMax: 1, batchBytesMax: 60 } });

@@ -227,8 +227,18 @@ export class Proposer {
 
   /** A client request handed to this proposer directly (the same as a ProposeMsg). */
   propose(request: ClientRequest, nowMs: number): ProposerStep {
+    return this.proposeMany([request], nowMs);
+  }
+
+  /**
+   * Client requests handed over together (one propose request of a gateway): each is taken or
+   * refused as by `propose`, and only then are slots filled, so that requests arriving together
+   * share slot values instead of taking a slot each while the window has room.
+   */
+  proposeMany(requests: readonly ClientRequest[], nowMs: number): ProposerStep {
     const out = new StepBuilder();
-    this.#onPropose(request, nowMs, out);
+    for (const request of requests) this.#admit(request, out);
+    this.#fillWindow(nowMs, out);
     return out.build();
   }
 
@@ -422,6 +432,12 @@ export class Proposer {
   }
 
   #onPropose(request: ClientRequest, nowMs: number, out: StepBuilder): void {
+    this.#admit(request, out);
+    this.#fillWindow(nowMs, out);
+  }
+
+  /** Queues `request` if this leader can take it, else says why not in `out.rejected`. */
+  #admit(request: ClientRequest, out: StepBuilder): void {
     if (this.#role !== "leader") {
       out.rejected.push({ requestId: request.id, reason: "notLeader", leaderHint: this.#leaderHint() });
       return;
@@ -437,7 +453,6 @@ export class Proposer {
     }
     this.#pending.push(request);
     this.#heldIds.add(request.id);
-    this.#fillWindow(nowMs, out);
   }
 
   /**

@@ -2,6 +2,7 @@ import {
   type Ballot,
   type ClientRequest,
   type Endpoint,
+  invariant,
   type Limits,
   type Message,
   Proposer,
@@ -34,6 +35,7 @@ export interface ProposerCore {
   tick(nowMs: number): ProposerStep;
   receive(msg: Message, nowMs: number): ProposerStep;
   propose(request: ClientRequest, nowMs: number): ProposerStep;
+  proposeMany(requests: readonly ClientRequest[], nowMs: number): ProposerStep;
 }
 
 /** A proposer's answer to a client request: "queued" when this leader holds it. */
@@ -165,31 +167,61 @@ export class ProposerDriver {
    * leader is believed to be.
    */
   propose(request: ClientRequest, context: TraceHeaders = {}): ProposeOutcome {
-    let outcome: ProposeOutcome = { status: "notLeader", leaderHint: null };
-    // Lives until the request's slot is chosen: the wait for a slot, then phase 2.
-    const span = childSpan("paxos.propose", context, {
-      "paxos.request.id": request.id,
-      "paxos.proposer.id": this.proposerId,
+    const [outcome] = this.proposeMany([{ request, context }]);
+    invariant(outcome !== undefined, "one outcome per request");
+    return outcome;
+  }
+
+  /**
+   * `propose` for requests that arrived together (one propose request carries many), in one core
+   * step, so that they share slot values; the outcomes are in the order of `requests`. Each
+   * request continues the trace of its own context.
+   */
+  proposeMany(
+    requests: readonly { readonly request: ClientRequest; readonly context?: TraceHeaders }[],
+  ): ProposeOutcome[] {
+    const spans = requests.map(({ request, context = {} }) => {
+      // Lives until the request's slot is chosen: the wait for a slot, then phase 2.
+      const span = childSpan("paxos.propose", context, {
+        "paxos.request.id": request.id,
+        "paxos.proposer.id": this.proposerId,
+      });
+      const duplicate = this.#proposeSpans.has(request.id);
+      if (span !== null && !duplicate) this.#proposeSpans.set(request.id, span);
+      return { span, duplicate };
     });
-    const duplicate = this.#proposeSpans.has(request.id);
-    if (span !== null && !duplicate) this.#proposeSpans.set(request.id, span);
+    let step: ProposerStep | null = null;
     if (!this.#failed && !this.#stopped) {
-      const step = this.#step(() => this.#proposer.propose(request, this.#options.clock.now()), context);
-      const rejection = step?.rejected.find((r) => r.requestId === request.id);
-      if (step !== null) {
-        outcome =
-          rejection === undefined
+      const now = this.#options.clock.now();
+      // The messages of the step continue the first traced request's context, as one request's did.
+      const context = requests.find((r) => r.context !== undefined && Object.keys(r.context).length > 0)?.context;
+      step = this.#step(
+        () =>
+          this.#proposer.proposeMany(
+            requests.map((r) => r.request),
+            now,
+          ),
+        context,
+      );
+    }
+    const rejections = new Map(step?.rejected.map((r) => [r.requestId, r]));
+    return requests.map(({ request }, i) => {
+      const rejection = rejections.get(request.id);
+      const outcome: ProposeOutcome =
+        step === null
+          ? { status: "notLeader", leaderHint: null }
+          : rejection === undefined
             ? { status: "queued", leaderHint: this.proposerId }
             : { status: rejection.reason, leaderHint: rejection.leaderHint };
+      const { span, duplicate } = spans[i] ?? { span: null, duplicate: false };
+      span?.setAttribute("paxos.propose.outcome", outcome.status);
+      if (outcome.status !== "queued" || duplicate) {
+        if (this.#proposeSpans.get(request.id) === span) this.#proposeSpans.delete(request.id);
+        span?.end(); // a redirect (notLeader) or a refusal ends here; the gateway retries
       }
-    }
-    span?.setAttribute("paxos.propose.outcome", outcome.status);
-    if (outcome.status !== "queued" || duplicate) {
-      if (this.#proposeSpans.get(request.id) === span) this.#proposeSpans.delete(request.id);
-      span?.end(); // a redirect (notLeader) or a refusal ends here; the gateway retries
-    }
-    this.#options.onEvent({ kind: "proposed", status: outcome.status });
-    return outcome;
+      this.#options.onEvent({ kind: "proposed", status: outcome.status });
+      return outcome;
+    });
   }
 
   /** Stops ticking and intake. Requests not yet chosen are abandoned; clients retry elsewhere. */

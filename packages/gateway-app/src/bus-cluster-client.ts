@@ -1,3 +1,4 @@
+import { trace, TraceFlags } from "@opentelemetry/api";
 import type { Ballot, JsonValue, Limits } from "@paxos/core";
 import {
   type AcceptorStatus,
@@ -9,7 +10,8 @@ import {
   type LearnerQuery,
   type LearnerReply,
   type LogEntryWire,
-  propose,
+  ProposeBatcher,
+  proposeBatch,
   queryLearners,
   ServiceError,
   type Subjects,
@@ -66,6 +68,7 @@ export class BusClusterClient implements ClusterPort {
   /** Learners heard from lately, by id: a read stops waiting once all of them answered. */
   readonly #learnersSeenAtMs = new Map<string, number>();
   readonly #refreshTimer: NodeJS.Timeout;
+  readonly #batcher: ProposeBatcher;
 
   constructor(options: BusClusterClientOptions) {
     this.#bus = options.bus;
@@ -73,6 +76,7 @@ export class BusClusterClient implements ClusterPort {
     this.#limits = options.protocolLimits;
     this.#queryWaitMs = options.learnerQueryWaitMs;
     this.#onDrop = options.onDrop;
+    this.#batcher = new ProposeBatcher({ bus: this.#bus, subjects: this.#subjects, limits: this.#limits });
     const acceptorIds = new Set(options.acceptorIds);
     const serviceOptions = { onDrop: this.#onDrop, limits: this.#limits };
     this.#subscriptions.push(
@@ -106,15 +110,13 @@ export class BusClusterClient implements ClusterPort {
 
   async propose(proposerId: string, requestId: string, payload: JsonValue, timeoutMs: number): Promise<ProposeResult> {
     try {
-      const reply = await propose(
-        this.#bus,
-        this.#subjects,
-        proposerId,
-        { requestId, payload },
-        timeoutMs,
-        undefined,
-        this.#limits,
-      );
+      const request = { requestId, payload };
+      // A proposal of a sampled trace goes alone, in the request's context, so that its trace
+      // shows the hop to the proposer (the bus traces requests made in a sampled context).
+      const [reply] = sampledSpanActive()
+        ? await proposeBatch(this.#bus, this.#subjects, proposerId, [request], timeoutMs, undefined, this.#limits)
+        : [await this.#batcher.propose(proposerId, request, timeoutMs)];
+      if (reply === undefined) return { status: "timeout" };
       return reply.status === "notLeader"
         ? { status: reply.status, leaderHint: reply.leaderHint }
         : { status: reply.status };
@@ -222,6 +224,12 @@ export class BusClusterClient implements ClusterPort {
     }
     return this.#learnersSeenAtMs.size;
   }
+}
+
+/** True when the active span (the HTTP request's) is sampled. */
+function sampledSpanActive(): boolean {
+  const span = trace.getActiveSpan();
+  return span !== undefined && (span.spanContext().traceFlags & TraceFlags.SAMPLED) !== 0;
 }
 
 /** A range answer must start at `from` and count up by one; anything else is not trusted. */

@@ -89,6 +89,13 @@ export class ProposerHost {
     return this.#driver.propose({ id: request.requestId, payload: request.payload }, context);
   }
 
+  /** `propose` for the proposals of one ProposeBatch, in one core step (they share slots). */
+  proposeMany(requests: readonly ProposeRequest[], context: ServiceContext = {}): ProposeReply[] {
+    return this.#driver.proposeMany(
+      requests.map(({ requestId, payload }) => ({ request: { id: requestId, payload }, context })),
+    );
+  }
+
   /** What `/readyz` reports: ready once a leader is known (this one or another). */
   readiness(): Readiness {
     const leaderId = this.leaderId;

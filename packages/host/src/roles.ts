@@ -69,7 +69,7 @@ export function startProposerRole(context: RoleContext, proposerId: string): Run
     context.bus,
     context.subjects,
     proposerId,
-    (req, ctx) => host.propose(req, ctx),
+    (proposals, ctx) => host.proposeMany(proposals, ctx),
     serviceOptions,
   );
   return {

@@ -4,6 +4,7 @@ import {
   ballotKey,
   type ClientRequest,
   type Delivery,
+  invariant,
   InvariantViolation,
   type Message,
   NOOP,
@@ -105,8 +106,12 @@ export interface RunResult {
 
 /** What a client and a proposer say to each other (the service API, not the protocol). */
 type ClientNote =
-  | { readonly type: "propose"; readonly request: ClientRequest }
-  | { readonly type: "reply"; readonly requestId: string; readonly outcome: ProposeOutcome };
+  /** The requests a client had for one proposer in one wake-up, as a gateway batches them. */
+  | { readonly type: "propose"; readonly requests: readonly ClientRequest[] }
+  | {
+      readonly type: "replies";
+      readonly replies: readonly { readonly requestId: string; readonly outcome: ProposeOutcome }[];
+    };
 
 interface ProcessBase {
   readonly index: number;
@@ -833,15 +838,21 @@ class Simulation {
   #deliverNote(from: number, to: number, note: ClientNote): void {
     const node = this.#nodes[to];
     if (node === undefined) return;
-    if (note.type === "reply") {
-      if (node.kind === "client") this.#onReply(node, note.requestId, note.outcome);
+    if (note.type === "replies") {
+      if (node.kind === "client") for (const reply of note.replies) this.#onReply(node, reply.requestId, reply.outcome);
       return;
     }
     if (node.kind !== "proposer") return;
     // The proposer's service answers in the process: lost if it is down, late if it is paused.
     this.#inProcess(node.index, node.incarnation, false, () => {
-      const outcome = node.driver?.propose(note.request);
-      if (outcome !== undefined) this.#note(to, from, { type: "reply", requestId: note.request.id, outcome });
+      const outcomes = node.driver?.proposeMany(note.requests.map((request) => ({ request })));
+      if (outcomes === undefined) return;
+      const replies = note.requests.map((request, i) => {
+        const outcome = outcomes[i];
+        invariant(outcome !== undefined, "one outcome per request");
+        return { requestId: request.id, outcome };
+      });
+      this.#note(to, from, { type: "replies", replies });
     });
   }
 
@@ -851,6 +862,7 @@ class Simulation {
     const client = this.#nodes[index];
     if (client?.kind !== "client") return;
     const plan = this.#plan;
+    const batches = new Map<number, ClientRequest[]>();
     for (const [id, outstanding] of client.outstanding) {
       if (this.#decidedEverywhere.has(id)) {
         client.outstanding.delete(id);
@@ -859,7 +871,7 @@ class Simulation {
         const others = this.#proposers.filter((p) => p.index !== outstanding.target);
         const target = client.hint ?? (others.length > 0 ? this.#rng.pick(others).index : outstanding.target);
         client.hint = null;
-        this.#propose(client, id, target);
+        this.#propose(client, id, target, batches);
       }
     }
     while (client.outstanding.size < plan.clientConcurrency && client.queue.length > 0) {
@@ -867,18 +879,32 @@ class Simulation {
       if (request === undefined) break;
       this.#checker.submitted(request.id, request.payload);
       this.#sentMs.set(request.id, this.#nowMs);
-      this.#propose(client, request.id, client.hint ?? this.#rng.pick(this.#proposers).index);
+      this.#propose(client, request.id, client.hint ?? this.#rng.pick(this.#proposers).index, batches);
     }
+    this.#sendBatches(client, batches);
     if (client.outstanding.size > 0 || client.queue.length > 0) {
       this.#queue.push(this.#nowMs + this.#rng.between(10, 40), { kind: "client", node: index });
     }
   }
 
-  #propose(client: ClientNode, requestId: string, target: number): void {
+  /** Marks `requestId` sent to `target` and adds it to that proposer's batch of this wake-up. */
+  #propose(client: ClientNode, requestId: string, target: number, batches: Map<number, ClientRequest[]>): void {
     const request = this.#requestById.get(requestId);
     if (request === undefined) return;
     client.outstanding.set(requestId, { sentMs: this.#nowMs, target });
-    this.#note(client.index, target, { type: "propose", request });
+    const batch = batches.get(target) ?? [];
+    batches.set(target, batch);
+    batch.push(request);
+  }
+
+  /** One propose note per proposer, of at most `batchRequestsMax` requests, as ProposeBatcher sends. */
+  #sendBatches(client: ClientNode, batches: Map<number, ClientRequest[]>): void {
+    const max = this.#plan.limits.batchRequestsMax;
+    for (const [target, requests] of batches) {
+      for (let i = 0; i < requests.length; i += max) {
+        this.#note(client.index, target, { type: "propose", requests: requests.slice(i, i + max) });
+      }
+    }
   }
 
   #onReply(client: ClientNode, requestId: string, outcome: ProposeOutcome): void {

@@ -103,7 +103,7 @@ describe("decodeMessage", () => {
     const unterminated = "[".repeat(10_000);
     expectRefused(decode(acceptedSubject, bytes(unterminated)), "tooDeep");
     const objects = `${'{"a":'.repeat(10_000)}1${"}".repeat(10_000)}`;
-    expectRefused(decodeService(CLUSTER, "proposeRequest", bytes(objects)), "tooDeep");
+    expectRefused(decodeService(CLUSTER, "proposeBatch", bytes(objects)), "tooDeep");
   });
 
   it("does not count brackets inside strings as nesting", () => {
@@ -220,10 +220,23 @@ describe("decodeMessage", () => {
 
 describe("decodeService", () => {
   const validServices: { [K in ServiceKind]: ServiceMessages[K][] } = {
-    proposeRequest: [{ requestId: "r1", payload: { a: [1, "b"] } }],
-    proposeReply: [
-      { status: "queued", leaderHint: null },
-      { status: "notLeader", leaderHint: "p2-01234567" },
+    proposeBatch: [
+      { proposals: [{ requestId: "r1", payload: { a: [1, "b"] } }] },
+      {
+        proposals: [
+          { requestId: "r1", payload: 1 },
+          { requestId: "r2", payload: null },
+        ],
+      },
+    ],
+    proposeBatchReply: [
+      { replies: [{ status: "queued", leaderHint: null }] },
+      {
+        replies: [
+          { status: "notLeader", leaderHint: "p2-01234567" },
+          { status: "tooLarge", leaderHint: "p2-01234567" },
+        ],
+      },
     ],
     delivered: [
       { learnerId: "l1", deliveries: [{ kind: "delivered", index: 3, slot: 5, requestId: "r1", value: null }] },
@@ -262,9 +275,21 @@ describe("decodeService", () => {
   }
 
   it("refuses invalid service messages with the right reason", () => {
-    expectRefused(decodeService(CLUSTER, "proposeRequest", envelope({ requestId: "", payload: 1 })), "schema");
-    expectRefused(decodeService(CLUSTER, "proposeRequest", envelope({ requestId: "r" })), "schema");
-    expectRefused(decodeService(CLUSTER, "proposeReply", envelope({ status: "won", leaderHint: null })), "schema");
+    const proposals = (...items: unknown[]): Uint8Array => envelope({ proposals: items });
+    expectRefused(decodeService(CLUSTER, "proposeBatch", proposals({ requestId: "", payload: 1 })), "schema");
+    expectRefused(decodeService(CLUSTER, "proposeBatch", proposals({ requestId: "r" })), "schema");
+    expectRefused(decodeService(CLUSTER, "proposeBatch", proposals()), "schema");
+    const tooMany = Array.from({ length: DEFAULT_LIMITS.batchRequestsMax + 1 }, (_, i) => ({
+      requestId: `r${i}`,
+      payload: i,
+    }));
+    expectRefused(decodeService(CLUSTER, "proposeBatch", proposals(...tooMany)), "schema");
+    expectRefused(decodeService(CLUSTER, "proposeBatch", envelope({ requestId: "r", payload: 1 })), "schema");
+    expectRefused(
+      decodeService(CLUSTER, "proposeBatchReply", envelope({ replies: [{ status: "won", leaderHint: null }] })),
+      "schema",
+    );
+    expectRefused(decodeService(CLUSTER, "proposeBatchReply", envelope({ replies: [] })), "schema");
     expectRefused(
       decodeService(
         CLUSTER,

@@ -10,6 +10,8 @@ export type {
   ProposeRequest,
   ProposeReply,
   ProposeStatus,
+  ProposeBatch,
+  ProposeBatchReply,
   Delivered,
   DeliveredBatch,
   DeliveredEvent,
@@ -63,7 +65,7 @@ export {
   type ServiceErrorCode,
   ServiceError,
   serveProposals,
-  propose,
+  proposeBatch,
   serveLearnerQueries,
   queryLearners,
   publishDelivered,
@@ -71,3 +73,4 @@ export {
   publishAcceptorStatus,
   subscribeAcceptorStatus,
 } from "./service-api.ts";
+export { ProposeBatcher, type ProposeBatcherOptions } from "./propose-batcher.ts";

@@ -28,6 +28,8 @@ import type {
   LearnerQuery,
   LearnerReply,
   LogEntryWire,
+  ProposeBatch,
+  ProposeBatchReply,
   ProposeReply,
   ProposeRequest,
 } from "./service-messages.ts";
@@ -67,8 +69,8 @@ void everyTypeListed;
 
 /** The service messages, by the name `decodeService` and `encodeService` take. */
 export interface ServiceMessages {
-  proposeRequest: ProposeRequest;
-  proposeReply: ProposeReply;
+  proposeBatch: ProposeBatch;
+  proposeBatchReply: ProposeBatchReply;
   delivered: DeliveredBatch;
   learnerQuery: LearnerQuery;
   learnerReply: LearnerReply;
@@ -243,6 +245,12 @@ function buildSchemas(limits: Limits): WireSchemas {
     status: z.enum(["queued", "notLeader", "overloaded", "tooLarge"]),
     leaderHint: idSchema.nullable(),
   });
+  const proposeBatch: z.ZodType<ProposeBatch> = z.strictObject({
+    proposals: z.array(proposeRequest).min(1).max(limits.batchRequestsMax),
+  });
+  const proposeBatchReply: z.ZodType<ProposeBatchReply> = z.strictObject({
+    replies: z.array(proposeReply).min(1).max(limits.batchRequestsMax),
+  });
   const delivered: z.ZodType<DeliveredBatch> = z.strictObject({
     learnerId: idSchema,
     deliveries: z
@@ -300,6 +308,6 @@ function buildSchemas(limits: Limits): WireSchemas {
 
   return {
     messages: { prepare, promise, accept, accepted, nack, chosen, heartbeat, catchup, catchupReply, propose },
-    services: { proposeRequest, proposeReply, delivered, learnerQuery, learnerReply, acceptorStatus },
+    services: { proposeBatch, proposeBatchReply, delivered, learnerQuery, learnerReply, acceptorStatus },
   };
 }

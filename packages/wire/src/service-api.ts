@@ -9,6 +9,8 @@ import type {
   DeliveredEvent,
   LearnerQuery,
   LearnerReply,
+  ProposeBatch,
+  ProposeBatchReply,
   ProposeReply,
   ProposeRequest,
 } from "./service-messages.ts";
@@ -57,46 +59,64 @@ export class ServiceError extends Error {
 export type ServiceContext = Readonly<Record<string, string>>;
 
 /**
- * Serves ProposeRequests addressed to `proposerId` (no queue group: the subject names one
- * proposer). Each valid request goes to `handler`, whose reply is sent back; an invalid request is
- * dropped unanswered (the gateway times out) and reported. Call once per proposer process.
+ * Serves ProposeBatches addressed to `proposerId` (no queue group: the subject names one
+ * proposer). Each valid batch goes to `handler`, which answers every proposal in order; the
+ * replies go back as one ProposeBatchReply. An invalid batch is dropped unanswered (the gateway
+ * times out) and reported. Call once per proposer process.
  */
 export function serveProposals(
   bus: Bus,
   subjects: Subjects,
   proposerId: string,
-  handler: (req: ProposeRequest, context: ServiceContext) => ProposeReply | Promise<ProposeReply>,
+  handler: (
+    proposals: readonly ProposeRequest[],
+    context: ServiceContext,
+  ) => readonly ProposeReply[] | Promise<readonly ProposeReply[]>,
   options: ServiceOptions,
 ): BusSubscription {
+  const answered = async (batch: ProposeBatch, context: ServiceContext): Promise<ProposeBatchReply> => {
+    const replies = await handler(batch.proposals, context);
+    invariant(replies.length === batch.proposals.length, "a proposer must answer every proposal of a batch");
+    return { replies };
+  };
   return bus.subscribe(subjects.propose(proposerId), (m) => {
-    serve(subjects, m, "proposeRequest", "proposeReply", handler, options);
+    serve(subjects, m, "proposeBatch", "proposeBatchReply", answered, options);
   });
 }
 
 /**
- * Sends `req` to proposer `proposerId` and resolves with its reply. Rejects with BusError
- * ("timeout", "noResponders", "closed", "failed") or ServiceError("badReply").
+ * Sends `proposals` (1 to `batchRequestsMax`) to proposer `proposerId` in one request and
+ * resolves with its replies, in order. Rejects with BusError ("timeout", "noResponders",
+ * "closed", "failed") or ServiceError("badReply"). ProposeBatcher gathers single proposals into
+ * such calls.
  */
-export async function propose(
+export async function proposeBatch(
   bus: Bus,
   subjects: Subjects,
   proposerId: string,
-  req: ProposeRequest,
+  proposals: readonly ProposeRequest[],
   timeoutMs: number,
   headers?: Record<string, string>,
   limits: Limits = DEFAULT_LIMITS,
-): Promise<ProposeReply> {
-  const data = encodeService(subjects.cluster, "proposeRequest", req);
+): Promise<readonly ProposeReply[]> {
+  const data = encodeService(subjects.cluster, "proposeBatch", { proposals });
   const reply = await bus.request(
     subjects.propose(proposerId),
     data,
     headers === undefined ? { timeoutMs } : { timeoutMs, headers },
   );
-  const decoded = decodeService(subjects.cluster, "proposeReply", reply.data, limits);
+  const decoded = decodeService(subjects.cluster, "proposeBatchReply", reply.data, limits);
   if (!decoded.ok) {
     throw new ServiceError("badReply", decoded.reason, `proposer ${proposerId} replied badly: ${decoded.detail}`);
   }
-  return decoded.msg;
+  if (decoded.msg.replies.length !== proposals.length) {
+    throw new ServiceError(
+      "badReply",
+      "schema",
+      `proposer ${proposerId} answered ${decoded.msg.replies.length} of ${proposals.length} proposals`,
+    );
+  }
+  return decoded.msg.replies;
 }
 
 /**

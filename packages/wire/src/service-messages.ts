@@ -6,7 +6,7 @@ import type { Ballot, JsonValue } from "@paxos/core";
  * boundary like protocol messages.
  */
 
-/** A client value for a proposer (gateway → proposer, request/reply on `propose.<proposerId>`). */
+/** A client value for a proposer (gateway → proposer, in a ProposeBatch). */
 export interface ProposeRequest {
   /** The client's request id (1..200 chars): a value chosen twice is delivered once. */
   readonly requestId: string;
@@ -28,6 +28,20 @@ export type ProposeStatus =
 export interface ProposeReply {
   readonly status: ProposeStatus;
   readonly leaderHint: string | null;
+}
+
+/**
+ * What one request on `propose.<proposerId>` carries: the client values a gateway had for that
+ * proposer in one turn of its event loop (1 to `batchRequestsMax`, within `messageBytesMax`), so
+ * that a busy gateway sends one message per turn rather than one per value.
+ */
+export interface ProposeBatch {
+  readonly proposals: readonly ProposeRequest[];
+}
+
+/** The answer to a ProposeBatch: one ProposeReply per proposal, in the same order. */
+export interface ProposeBatchReply {
+  readonly replies: readonly ProposeReply[];
 }
 
 /**

@@ -6,7 +6,7 @@ import { type ClusterCredentials, NatsBus, type NatsBusStatus } from "@paxos/tra
 import {
   type AcceptorStatus,
   type ClusterRole,
-  propose,
+  proposeBatch,
   queryLearners,
   Subjects,
   subscribeAcceptorStatus,
@@ -225,8 +225,8 @@ export class TestClient {
         // (Re)send to whoever leads now: a leader change may drop requests not yet in a slot.
         if (Date.now() - lastQueuedMs > 2_000) {
           const { id } = await this.leaderOf(proposers, Math.max(1, deadline - Date.now()));
-          const reply = await propose(this.bus, this.subjects, id, { requestId, payload }, 1_000);
-          if (reply.status === "queued") lastQueuedMs = Date.now();
+          const [reply] = await proposeBatch(this.bus, this.subjects, id, [{ requestId, payload }], 1_000);
+          if (reply?.status === "queued") lastQueuedMs = Date.now();
         }
         const answers = await queryLearners(this.bus, this.subjects, { op: "lookup", requestId }, 300);
         for (const answer of answers) {
