@@ -59,7 +59,11 @@ export function gatewayRouter(ctx: RouteContext): Router {
           ? { requestId: randomUUID(), value: body.value, idempotencyKey: null }
           : { requestId: scopedRequestId(client.clientId, key), value: body.value, idempotencyKey: key };
       const gone = new AbortController();
-      res.once("close", () => gone.abort());
+      // Only a client that left before its answer aborts the wait: aborting after every answer
+      // (with no reason, so a DOMException and its stack) was 3 % of the gateway's CPU.
+      res.once("close", () => {
+        if (!res.writableFinished) gone.abort(CLIENT_GONE);
+      });
       const result = await ctx.proposals.submit(proposal, AbortSignal.any([gone.signal, ctx.closing]));
       if (result.replayed) res.setHeader("Idempotent-Replayed", "true");
       res.setHeader("Location", `/v1/log/${result.entry.index}`);
@@ -183,3 +187,6 @@ function entryBody(entry: LogEntryView): LogEntryView {
 function unavailable(limits: GatewayLimits, detail: string): HttpProblem {
   return new HttpProblem("unavailable", detail, { headers: { "Retry-After": String(limits.retryAfterSeconds) } });
 }
+
+/** Why a proposal's wait ends when its client went away: not an error, so no stack is captured. */
+const CLIENT_GONE = Symbol("client gone");
