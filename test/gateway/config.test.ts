@@ -2,6 +2,7 @@
 // refuses to start until PAXOS_AUTH says how clients authenticate, each mode requires its own
 // variables and refuses another mode's, JWT algorithms are public-key signatures only, and the
 // REST port binds loopback unless told otherwise. Pure: each case passes a plain environment.
+import { DEFAULT_LIMITS } from "@paxos/core";
 import { ConfigError } from "@paxos/host";
 import { describe, expect, it } from "vitest";
 import { GATEWAY_VARIABLES, gatewayConfig } from "../../services/gateway/src/config.ts";
@@ -168,5 +169,35 @@ describe("the rate limit and the bind address", () => {
         "PAXOS_HTTP_HOST",
       ]),
     );
+  });
+});
+
+describe("PAXOS_LIMITS and PAXOS_GATEWAY_LIMITS", () => {
+  const NONE = { PAXOS_AUTH: "none" };
+
+  it("default to the built-in limits", () => {
+    const config = gatewayConfig({ ...BASE, ...NONE });
+    expect(config.protocolLimits).toEqual(DEFAULT_LIMITS);
+    expect(config.gatewayLimits).toEqual({});
+  });
+
+  it("override some limits, and refuse protocol limits that do not fit together", () => {
+    const config = gatewayConfig({
+      ...BASE,
+      ...NONE,
+      PAXOS_LIMITS: '{"inflightSlotsMax":16}',
+      PAXOS_GATEWAY_LIMITS: '{"inflightProposalsMax":500,"inflightProposalBytesMax":1000000}',
+    });
+    expect(config.protocolLimits).toEqual({ ...DEFAULT_LIMITS, inflightSlotsMax: 16 });
+    expect(config.gatewayLimits).toEqual({ inflightProposalsMax: 500, inflightProposalBytesMax: 1_000_000 });
+    expect(problemsOf({ ...NONE, PAXOS_LIMITS: '{"requestBytesMax":65536}' })).toEqual([
+      "PAXOS_LIMITS: requestBytesMax exceeds batchBytesMax",
+    ]);
+  });
+
+  it("leave the limits that have their own variable to it", () => {
+    expect(problemsOf({ ...NONE, PAXOS_GATEWAY_LIMITS: '{"proposalTimeoutMs":5000}' })).toEqual([
+      expect.stringMatching(/^PAXOS_GATEWAY_LIMITS has an unknown key "proposalTimeoutMs"/),
+    ]);
   });
 });

@@ -45,6 +45,16 @@ describe("service configuration", () => {
     expect(output).toContain("PAXOS_ADMIN_PORT must be a port number");
   });
 
+  it("proposer: names protocol limits that do not fit together, and an unknown host limit", async () => {
+    const base = { PAXOS_ACCEPTOR_IDS: "a1,a2,a3", PAXOS_PROPOSER_NAME: "p1", NATS_PASSWORD: "test-password" };
+    const mismatch = await runWith("proposer", { ...base, PAXOS_LIMITS: '{"requestBytesMax":65536}' });
+    expect(mismatch.code).toBe(EXIT_CONFIG);
+    expect(mismatch.output).toContain("PAXOS_LIMITS: requestBytesMax exceeds batchBytesMax");
+    const unknown = await runWith("proposer", { ...base, PAXOS_HOST_LIMITS: '{"tickMs":5}' });
+    expect(unknown.code).toBe(EXIT_CONFIG);
+    expect(unknown.output).toContain('PAXOS_HOST_LIMITS has an unknown key "tickMs"');
+  });
+
   it("learner: names a missing PAXOS_DATA_DIR, a duplicate acceptor id and a bad NATS_URL", async () => {
     const { code, output } = await runWith("learner", {
       PAXOS_LEARNER_ID: "l1",

@@ -56,6 +56,12 @@ export interface GatewayLimits {
   readonly retryAfterSeconds: number;
   /** Proposals this gateway waits on at once; more are refused with 503. */
   readonly inflightProposalsMax: number;
+  /**
+   * Bytes of the proposals this gateway waits on at once (core's estimate of each); one that
+   * would take them past it is refused with 503 and `Retry-After`. Bounds the gateway's memory
+   * for values in flight whatever their sizes: 10,000 full-size values would hold 160 MB.
+   */
+  readonly inflightProposalBytesMax: number;
   /** Default and largest `limit` of `GET /v1/log`. */
   readonly logPageLimitDefault: number;
   readonly logPageLimitMax: number;
@@ -101,6 +107,7 @@ const BASE_LIMITS: Omit<GatewayLimits, "proposeAttemptsMax"> = {
   learnerQueryWaitMs: 500,
   retryAfterSeconds: 1,
   inflightProposalsMax: 10_000,
+  inflightProposalBytesMax: 32 * 1024 * 1024,
   logPageLimitDefault: 100,
   logPageLimitMax: 1_000,
   streamPageLimit: 500,

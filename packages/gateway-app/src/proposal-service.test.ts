@@ -254,3 +254,38 @@ describe("proposeAttemptsWithin", () => {
     expect(gatewayLimits({ proposeAttemptsMax: 3 }).proposeAttemptsMax).toBe(3);
   });
 });
+
+describe("ProposalService backpressure", () => {
+  /** Submits `value` as `requestId`; resolves with the 503's detail, or null once it is taken. */
+  async function refusal(service: ProposalService, requestId: string, value: string): Promise<string | null> {
+    let refused: string | null = null;
+    void service
+      .submit({ requestId, value, idempotencyKey: null }, new AbortController().signal)
+      .catch((e: unknown) => {
+        if (e instanceof HttpProblem && e.code === "unavailable") refused = e.detail;
+      });
+    await vi.advanceTimersByTimeAsync(1);
+    return refused;
+  }
+
+  it("refuses with 503 and Retry-After past inflightProposalsMax or inflightProposalBytesMax, and takes more once they end", async () => {
+    // No leader is ever heard: every proposal waits in the gateway until its deadline.
+    const byCount = rig({ inflightProposalsMax: 2 });
+    expect(await refusal(byCount.service, "c1", "v")).toBeNull();
+    expect(await refusal(byCount.service, "c2", "v")).toBeNull();
+    expect(await refusal(byCount.service, "c3", "v")).toBe("The gateway is waiting on too many proposals");
+    expect(byCount.service.inflight).toBe(2);
+
+    // ~1,050 bytes each (core's estimate): two fit in 2,500, a third does not, a small one does.
+    const bySize = rig({ inflightProposalBytesMax: 2_500 });
+    const big = "x".repeat(1_000);
+    expect(await refusal(bySize.service, "b1", big)).toBeNull();
+    expect(await refusal(bySize.service, "b2", big)).toBeNull();
+    expect(await refusal(bySize.service, "b3", big)).toBe("The gateway is waiting on too many bytes of proposals");
+    expect(await refusal(bySize.service, "s1", "small")).toBeNull();
+    // Once the waiting ones end (503 at their deadline), their bytes are free again.
+    await vi.advanceTimersByTimeAsync(bySize.limits.proposalTimeoutMs + 100);
+    expect(bySize.service.inflight).toBe(0);
+    expect(await refusal(bySize.service, "b4", big)).toBeNull();
+  });
+});

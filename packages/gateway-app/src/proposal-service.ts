@@ -96,6 +96,7 @@ export class ProposalService {
   readonly #logger: Logger;
   readonly #random: () => number;
   readonly #inflight = new Set<string>();
+  #inflightBytes = 0;
 
   constructor(options: {
     readonly cluster: ClusterPort;
@@ -128,7 +129,8 @@ export class ProposalService {
   async submit(proposal: Proposal, signal: AbortSignal): Promise<ProposalResult> {
     const { requestId } = proposal;
     const extensions = { requestId: shownRequestId(proposal) };
-    if (requestBytes({ id: requestId, payload: proposal.value }) > this.#limits.requestBytesMax) {
+    const bytes = requestBytes({ id: requestId, payload: proposal.value });
+    if (bytes > this.#limits.requestBytesMax) {
       this.#metrics.proposals.inc({ outcome: "tooLarge" });
       throw new HttpProblem("payloadTooLarge", `The proposal exceeds ${this.#limits.requestBytesMax} bytes`);
     }
@@ -142,8 +144,13 @@ export class ProposalService {
       this.#metrics.proposals.inc({ outcome: "unavailable" });
       throw this.#unavailable("The gateway is waiting on too many proposals", proposal);
     }
+    if (this.#inflightBytes + bytes > this.#limits.inflightProposalBytesMax) {
+      this.#metrics.proposals.inc({ outcome: "unavailable" });
+      throw this.#unavailable("The gateway is waiting on too many bytes of proposals", proposal);
+    }
     // Marked in flight before the first await, so two concurrent requests cannot both pass.
     this.#inflight.add(requestId);
+    this.#inflightBytes += bytes;
     try {
       const result = await this.#run(proposal, signal);
       this.#metrics.proposals.inc({ outcome: result.replayed ? "replayed" : "created" });
@@ -155,6 +162,7 @@ export class ProposalService {
       throw error;
     } finally {
       this.#inflight.delete(requestId);
+      this.#inflightBytes -= bytes;
     }
   }
 

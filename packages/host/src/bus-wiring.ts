@@ -1,4 +1,5 @@
 import type { Limits } from "@paxos/core";
+import type { HostLimits } from "@paxos/drivers";
 import { type Bus, BusTransport, type ServiceOptions, type Subjects } from "@paxos/wire";
 import type { Registry } from "prom-client";
 import { EXIT_CODES } from "./exit-codes.ts";
@@ -22,6 +23,8 @@ export interface BusWiringOptions {
   readonly registry: Registry;
   readonly onFatal: FatalHandler;
   readonly limits?: Limits;
+  /** The role's driver bounds that differ from DEFAULT_HOST_LIMITS. */
+  readonly hostLimits?: Partial<HostLimits>;
 }
 
 /**

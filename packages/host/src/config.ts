@@ -1,3 +1,5 @@
+import { checkLimits, DEFAULT_LIMITS, type Limits } from "@paxos/core";
+import { DEFAULT_HOST_LIMITS, type HostLimits } from "@paxos/drivers";
 import type { ClusterRole } from "@paxos/wire";
 import { ConfigError, envVar, readEnv } from "./env.ts";
 import { EXIT_CODES } from "./exit-codes.ts";
@@ -18,6 +20,13 @@ export interface CommonConfig {
   readonly adminHost: string;
   /** LOG_LEVEL. Default info. */
   readonly logLevel: (typeof LOG_LEVELS)[number];
+  /**
+   * PAXOS_LIMITS: the protocol's bounds (core's Limits), DEFAULT_LIMITS but for the JSON object's
+   * keys, checked by checkLimits. Every process of a cluster must run with the same.
+   */
+  readonly limits: Limits;
+  /** PAXOS_HOST_LIMITS: this process's driver bounds (HostLimits) that differ from DEFAULT_HOST_LIMITS. */
+  readonly hostLimits: Partial<HostLimits>;
 }
 
 const commonSpec = {
@@ -27,7 +36,20 @@ const commonSpec = {
   PAXOS_ADMIN_PORT: envVar.port().default(9090),
   PAXOS_ADMIN_HOST: envVar.text().default("127.0.0.1"),
   LOG_LEVEL: envVar.logLevel().default("info"),
+  PAXOS_LIMITS: envVar.overrides(DEFAULT_LIMITS).default({}),
+  PAXOS_HOST_LIMITS: envVar.overrides(DEFAULT_HOST_LIMITS).default({}),
 };
+
+/**
+ * DEFAULT_LIMITS with PAXOS_LIMITS' overrides; throws ConfigError when they do not fit together
+ * (checkLimits says how). The gateway reads the same variable.
+ */
+export function protocolLimits(overrides: Partial<Limits>): Limits {
+  const limits: Limits = { ...DEFAULT_LIMITS, ...overrides };
+  const problems = checkLimits(limits);
+  if (problems.length > 0) throw new ConfigError(problems.map((problem) => `PAXOS_LIMITS: ${problem}`));
+  return limits;
+}
 
 function common(
   values: NatsValues & {
@@ -36,6 +58,8 @@ function common(
     PAXOS_ADMIN_PORT: number;
     PAXOS_ADMIN_HOST: string;
     LOG_LEVEL: (typeof LOG_LEVELS)[number];
+    PAXOS_LIMITS: Partial<Limits>;
+    PAXOS_HOST_LIMITS: Partial<HostLimits>;
   },
   role: ClusterRole,
   id: string,
@@ -47,6 +71,8 @@ function common(
     adminPort: values.PAXOS_ADMIN_PORT,
     adminHost: values.PAXOS_ADMIN_HOST,
     logLevel: values.LOG_LEVEL,
+    limits: protocolLimits(values.PAXOS_LIMITS),
+    hostLimits: values.PAXOS_HOST_LIMITS,
   };
 }
 

@@ -114,6 +114,27 @@ describe("envVar.milliseconds", () => {
   });
 });
 
+describe("envVar.overrides", () => {
+  const spec = { X: envVar.overrides({ slotsMax: 8, bytesMax: 1_024 }).default({}) };
+
+  it("reads a JSON object of some of the defaults' keys", () => {
+    expect(readEnv(spec, { X: '{"slotsMax":16}' }).X).toEqual({ slotsMax: 16 });
+    expect(readEnv(spec, {}).X).toEqual({});
+  });
+  it("names what is wrong: not JSON, not an object, an unknown key, a value that is no positive whole number", () => {
+    const keys = "with keys among slotsMax, bytesMax";
+    expect(problemsOf(spec, { X: "{slotsMax:16}" })).toEqual([
+      `X is not JSON (must be a JSON object of positive whole numbers ${keys})`,
+    ]);
+    expect(problemsOf(spec, { X: "[1]" })).toEqual([`X must be a JSON object of positive whole numbers ${keys}`]);
+    expect(problemsOf(spec, { X: '{"slotMax":16}' })).toEqual([
+      `X has an unknown key "slotMax" (must be a JSON object of positive whole numbers ${keys})`,
+    ]);
+    expect(problemsOf(spec, { X: '{"slotsMax":0}' })).toEqual(["X has slotsMax 0, not a positive whole number"]);
+    expect(problemsOf(spec, { X: '{"bytesMax":"1k"}' })).toEqual(['X has bytesMax "1k", not a positive whole number']);
+  });
+});
+
 describe("envVar.port", () => {
   const spec = { X: envVar.port() };
 

@@ -114,6 +114,38 @@ export const envVar = {
       error: (issue) => (issue.input === undefined ? `is required (${levels})` : `must be one of ${levels}`),
     });
   },
+  /**
+   * A JSON object overriding some of `defaults`' bounds, e.g. `{"inflightSlotsMax":16}`: every
+   * key one of `defaults`' names, every value a positive whole number. Chain `.default({})`.
+   */
+  overrides<T extends { readonly [K in keyof T]: number }>(defaults: T): EnvVar<Partial<T>> {
+    const names = Object.keys(defaults);
+    const first = names[0] ?? "";
+    const bad = `must be a JSON object of positive whole numbers with keys among ${names.join(", ")}`;
+    return z
+      .string(required(`a JSON object such as {"${first}":${String(defaults[first as keyof T])}}`))
+      .transform((raw, ctx) => {
+        try {
+          return JSON.parse(raw) as unknown;
+        } catch {
+          ctx.addIssue({ code: "custom", message: `is not JSON (${bad})` });
+          return z.NEVER;
+        }
+      })
+      .pipe(
+        z.record(z.string(), z.unknown(), { error: bad }).superRefine((object, ctx) => {
+          for (const [name, value] of Object.entries(object)) {
+            if (!names.includes(name))
+              ctx.addIssue({ code: "custom", message: `has an unknown key ${JSON.stringify(name)} (${bad})` });
+            else if (!Number.isSafeInteger(value) || (value as number) < 1)
+              ctx.addIssue({
+                code: "custom",
+                message: `has ${name} ${JSON.stringify(value)}, not a positive whole number`,
+              });
+          }
+        }),
+      ) as unknown as EnvVar<Partial<T>>;
+  },
   /** Any non-empty text, such as a folder path or a host name. */
   text(): EnvVar<string> {
     return z.string(required("a non-empty value"));

@@ -18,6 +18,7 @@ export {
   proposerConfig,
   learnerConfig,
   loadConfigOrExit,
+  protocolLimits,
 } from "./config.ts";
 export { ConfigError, type EnvVar, envVar, readEnv } from "./env.ts";
 export { type NatsClientConfig, natsClientConfig, natsSpec, redactedUrl } from "./nats-config.ts";

@@ -98,7 +98,7 @@ export async function connectBusOrExit<B extends { readonly isConnected: boolean
  */
 export function roleContext(options: {
   readonly bus: Bus;
-  readonly config: Pick<CommonConfig, "cluster" | "acceptorIds">;
+  readonly config: Pick<CommonConfig, "cluster" | "acceptorIds"> & Partial<Pick<CommonConfig, "limits" | "hostLimits">>;
   readonly logger: Logger;
   readonly registry: Registry;
   readonly tracing?: ProcessTracing;
@@ -109,6 +109,8 @@ export function roleContext(options: {
     bus: options.tracing?.traceBus(options.bus, subjects) ?? options.bus,
     subjects,
     acceptorIds: config.acceptorIds,
+    ...(config.limits === undefined ? {} : { limits: config.limits }),
+    ...(config.hostLimits === undefined ? {} : { hostLimits: config.hostLimits }),
     logger,
     registry,
     onFatal: exitProcess(logger),

@@ -1,4 +1,5 @@
 import type { AcceptorStore, LearnerStore, Limits } from "@paxos/core";
+import type { HostLimits } from "@paxos/drivers";
 import { publishAcceptorStatus, publishDelivered, serveLearnerQueries, serveProposals } from "@paxos/wire";
 import { AcceptorHost } from "./acceptor-host.ts";
 import { type BusWiringOptions, wireBus } from "./bus-wiring.ts";
@@ -18,8 +19,11 @@ export interface RunningRole<H> {
   stop(): Promise<void>;
 }
 
-function limitsOf(context: RoleContext): { limits?: Limits } {
-  return context.limits === undefined ? {} : { limits: context.limits };
+function limitsOf(context: RoleContext): { limits?: Limits; hostLimits?: Partial<HostLimits> } {
+  return {
+    ...(context.limits === undefined ? {} : { limits: context.limits }),
+    ...(context.hostLimits === undefined ? {} : { hostLimits: context.hostLimits }),
+  };
 }
 
 /**
@@ -41,6 +45,7 @@ export async function startAcceptorRole(
     registry: context.registry,
     onFatal: context.onFatal,
     publishStatus: (status) => publishAcceptorStatus(context.bus, context.subjects, status),
+    ...limitsOf(context),
   });
   await host.start();
   return {

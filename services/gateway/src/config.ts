@@ -1,6 +1,8 @@
+import { DEFAULT_LIMITS, type Limits } from "@paxos/core";
 import {
   type AuthSettings,
   DEFAULT_GATEWAY_LIMITS,
+  type GatewayLimits,
   DEFAULT_JWT_ALGORITHMS,
   JWT_ALGORITHMS,
   type JwtAlgorithm,
@@ -14,6 +16,7 @@ import {
   type NatsClientConfig,
   natsClientConfig,
   natsSpec,
+  protocolLimits,
   readEnv,
 } from "@paxos/host";
 
@@ -41,7 +44,21 @@ export interface GatewayServiceConfig {
   readonly rateLimitRequestsMax: number;
   /** PAXOS_RATE_LIMIT_WINDOW_MS: the rate limit's window. Default 1000. */
   readonly rateLimitWindowMs: number;
+  /** PAXOS_LIMITS: the protocol's bounds, as every role process reads them (for decoding). */
+  readonly protocolLimits: Limits;
+  /**
+   * PAXOS_GATEWAY_LIMITS: the gateway's other bounds (GatewayLimits) that differ from the
+   * defaults, as a JSON object; those with a variable of their own are set by that variable.
+   */
+  readonly gatewayLimits: Partial<GatewayLimits>;
 }
+
+/** The GatewayLimits that have a variable of their own, left out of PAXOS_GATEWAY_LIMITS. */
+const OWN_VARIABLE_LIMITS: readonly string[] = ["proposalTimeoutMs", "rateLimitRequestsMax", "rateLimitWindowMs"];
+
+const tunableGatewayLimits = Object.fromEntries(
+  Object.entries(DEFAULT_GATEWAY_LIMITS).filter(([name]) => !OWN_VARIABLE_LIMITS.includes(name)),
+) as Partial<GatewayLimits>;
 
 /*
  * Authentication and rate limiting. PAXOS_AUTH has no default: a gateway refuses to start until
@@ -198,6 +215,8 @@ const gatewaySpec = {
   PAXOS_HTTP_HOST: envVar.text().default("127.0.0.1"),
   LOG_LEVEL: envVar.logLevel().default("info"),
   PAXOS_PROPOSAL_TIMEOUT_MS: envVar.milliseconds(100, 600_000).default(DEFAULT_GATEWAY_LIMITS.proposalTimeoutMs),
+  PAXOS_LIMITS: envVar.overrides(DEFAULT_LIMITS).default({}),
+  PAXOS_GATEWAY_LIMITS: envVar.overrides(tunableGatewayLimits as GatewayLimits).default({}),
   ...authSpec,
 };
 
@@ -219,5 +238,7 @@ export function gatewayConfig(env: NodeJS.ProcessEnv): GatewayServiceConfig {
     auth: authSettings(values),
     rateLimitRequestsMax: values.PAXOS_RATE_LIMIT,
     rateLimitWindowMs: values.PAXOS_RATE_LIMIT_WINDOW_MS,
+    protocolLimits: protocolLimits(values.PAXOS_LIMITS),
+    gatewayLimits: values.PAXOS_GATEWAY_LIMITS,
   };
 }
