@@ -33,6 +33,9 @@ Options:
   --without-etcd   versus-etcd without etcd (and without ratios); the open-loop rates then come from paxos
   --only NAMES     scenarios to run, comma-separated (default: versus-etcd)
   --keep-data      keep each system's data folder (by default only its logs stay)
+  --limits JSON, --host-limits JSON, --gateway-limits JSON
+                   run our clusters with PAXOS_LIMITS, PAXOS_HOST_LIMITS, PAXOS_GATEWAY_LIMITS set to
+                   these (README, "Configuration"), e.g. --limits '{"inflightSlotsMax":4}'
   --profile        run every service with Node's --cpu-prof: a CPU profile per process under
                    <run folder>/profiles/<row>/ (flame graphs in Chrome DevTools or speedscope)
                    and profiles/summary.md, where each process's CPU per decision goes
@@ -82,6 +85,9 @@ try {
       only: { type: "string" },
       "keep-data": { type: "boolean" },
       profile: { type: "boolean" },
+      limits: { type: "string" },
+      "host-limits": { type: "string" },
+      "gateway-limits": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     strict: true,
@@ -132,6 +138,22 @@ const settings = {
   quick,
   withoutEtcd: values["without-etcd"] === true,
 };
+/** The limits flags, as the variables our clusters read (each service validates them at start). */
+const paxosEnv: Record<string, string> = {};
+for (const [flag, variable] of [
+  ["limits", "PAXOS_LIMITS"],
+  ["host-limits", "PAXOS_HOST_LIMITS"],
+  ["gateway-limits", "PAXOS_GATEWAY_LIMITS"],
+] as const) {
+  const text = values[flag];
+  if (text === undefined) continue;
+  try {
+    JSON.parse(text);
+  } catch {
+    usage(`--${flag} must be a JSON object such as '{"inflightSlotsMax":4}', not ${JSON.stringify(text)}`);
+  }
+  paxosEnv[variable] = text;
+}
 const flags: Record<string, string | boolean> = {};
 for (const [name, value] of Object.entries(values)) if (value !== undefined) flags[name] = value;
 const cpuList = cpus();
@@ -157,6 +179,7 @@ const context: ScenarioContext = {
   ...settings,
   keepData: values["keep-data"] === true,
   profileDir: values.profile === true ? join(runDir, "profiles") : null,
+  paxosEnv,
   flags,
   machine,
   say,

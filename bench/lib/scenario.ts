@@ -35,6 +35,8 @@ export interface ScenarioContext {
    * scenario its summary; null without.
    */
   readonly profileDir: string | null;
+  /** `--limits` and its kin: the limits variables every cluster of ours runs with (ours only). */
+  readonly paxosEnv: Readonly<Record<string, string>>;
   /** The command line's flags as given, for the results file. */
   readonly flags: Readonly<Record<string, string | boolean>>;
   /** The machine the run is on, for the results file. */

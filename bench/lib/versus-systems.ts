@@ -52,6 +52,8 @@ export interface SystemStartOptions {
   readonly keepData: boolean;
   /** With --profile: the folder its services write CPU profiles to (ours, in local mode); else null. */
   readonly profileDir: string | null;
+  /** The limits variables our clusters run with (`--limits` and its kin). */
+  readonly paxosEnv: Readonly<Record<string, string>>;
   readonly say: (line: string) => void;
   readonly signal: AbortSignal;
 }
@@ -128,6 +130,7 @@ async function startPaxosCluster(
         runDir: options.runDir,
         slug: options.slug,
         env: {
+          ...options.paxosEnv,
           ...env,
           ...(options.profileDir === null ? {} : { PAXOS_CPU_PROFILE_DIR: options.profileDir }),
         },

@@ -80,6 +80,7 @@ async function run(context: ScenarioContext): Promise<ScenarioReport> {
               runDir: context.runDir,
               slug: slugOf(row, round),
               env: {
+                ...context.paxosEnv,
                 ...otelEnv(row, sink.endpoint),
                 ...(context.profileDir === null
                   ? {}

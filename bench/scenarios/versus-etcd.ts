@@ -425,6 +425,7 @@ async function runSystemRound(plan: SystemRoundPlan): Promise<SystemRoundRecord>
       slug,
       keepData: context.keepData,
       profileDir,
+      paxosEnv: context.paxosEnv,
       say,
       signal: context.signal,
     });

@@ -153,6 +153,20 @@ export function gatewayLimits(overrides: Partial<GatewayLimits> = {}): GatewayLi
 /** What the service runs with (`gatewayLimits()` without overrides). */
 export const DEFAULT_GATEWAY_LIMITS: GatewayLimits = gatewayLimits();
 
+/**
+ * The defaults a gateway service takes overrides of in PAXOS_GATEWAY_LIMITS: every limit but
+ * those with a variable of their own (PAXOS_PROPOSAL_TIMEOUT_MS, PAXOS_RATE_LIMIT,
+ * PAXOS_RATE_LIMIT_WINDOW_MS).
+ */
+export const ENV_TUNABLE_GATEWAY_LIMITS: Omit<
+  GatewayLimits,
+  "proposalTimeoutMs" | "rateLimitRequestsMax" | "rateLimitWindowMs"
+> = (() => {
+  const { proposalTimeoutMs, rateLimitRequestsMax, rateLimitWindowMs, ...tunable } = DEFAULT_GATEWAY_LIMITS;
+  void [proposalTimeoutMs, rateLimitRequestsMax, rateLimitWindowMs];
+  return Object.freeze(tunable);
+})();
+
 /*
  * The Node HTTP server's limits against slow and greedy clients, instead of Node's defaults (60 s
  * for headers, 300 s for a request, checked only every 30 s).

@@ -24,6 +24,7 @@ export { createGatewayApp, type GatewayApp, type GatewayAppOptions } from "./gat
 export {
   AUTH_LIMITS,
   DEFAULT_GATEWAY_LIMITS,
+  ENV_TUNABLE_GATEWAY_LIMITS,
   type GatewayLimits,
   type GatewayServerLimits,
   gatewayServerLimits,

@@ -29,6 +29,12 @@ export interface CommonConfig {
   readonly hostLimits: Partial<HostLimits>;
 }
 
+/** The variables of the limits every role reads (the launcher of `npm start` reads them too). */
+export const LIMITS_SPEC = {
+  PAXOS_LIMITS: envVar.overrides(DEFAULT_LIMITS).default({}),
+  PAXOS_HOST_LIMITS: envVar.overrides(DEFAULT_HOST_LIMITS).default({}),
+};
+
 const commonSpec = {
   PAXOS_CLUSTER: envVar.id().default("local"),
   ...natsSpec,
@@ -36,8 +42,7 @@ const commonSpec = {
   PAXOS_ADMIN_PORT: envVar.port().default(9090),
   PAXOS_ADMIN_HOST: envVar.text().default("127.0.0.1"),
   LOG_LEVEL: envVar.logLevel().default("info"),
-  PAXOS_LIMITS: envVar.overrides(DEFAULT_LIMITS).default({}),
-  PAXOS_HOST_LIMITS: envVar.overrides(DEFAULT_HOST_LIMITS).default({}),
+  ...LIMITS_SPEC,
 };
 
 /**

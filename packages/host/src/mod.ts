@@ -19,6 +19,7 @@ export {
   learnerConfig,
   loadConfigOrExit,
   protocolLimits,
+  LIMITS_SPEC,
 } from "./config.ts";
 export { ConfigError, type EnvVar, envVar, readEnv } from "./env.ts";
 export { type NatsClientConfig, natsClientConfig, natsSpec, redactedUrl } from "./nats-config.ts";

@@ -61,7 +61,12 @@ export async function runEmbeddedCluster(
   };
   const bus = new MemoryBus();
   const subjects = new Subjects(config.cluster);
-  const topology = { cluster: config.cluster, acceptorIds: TOPOLOGY.acceptorIds };
+  const topology = {
+    cluster: config.cluster,
+    acceptorIds: TOPOLOGY.acceptorIds,
+    limits: config.limits.protocol,
+    hostLimits: config.limits.host,
+  };
   const context = (service: string, id: string): RoleContext =>
     roleContext({ bus, config: topology, logger: loggerFor(service, id), registry: createRegistry(false) });
 
@@ -103,6 +108,8 @@ export async function runEmbeddedCluster(
       bus,
       subjects,
       acceptorIds: TOPOLOGY.acceptorIds,
+      protocolLimits: config.limits.protocol,
+      limits: config.limits.gateway,
       logger: gatewayLogger,
       auth: await loadGatewayAuth(
         { mode: "tokens", tokens: { kind: "file", path: apiToken.tokensFile }, openPaths: ["/metrics"] },

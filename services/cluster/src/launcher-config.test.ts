@@ -2,6 +2,7 @@
 // in to it) and REDIS_URLS (one URL per acceptor), a fixed HTTP port, and the optional Prometheus,
 // read from a plain object standing in for the environment.
 import { resolve } from "node:path";
+import { DEFAULT_LIMITS } from "@paxos/core";
 import { ConfigError } from "@paxos/host";
 import { describe, expect, it } from "vitest";
 import { launcherConfig } from "./launcher-config.ts";
@@ -32,7 +33,28 @@ describe("launcherConfig", () => {
       prometheus: false,
       prometheusPort: 9090,
       cpuProfileDir: null,
+      limits: { env: {}, protocol: DEFAULT_LIMITS, host: {}, gateway: {} },
     });
+  });
+
+  it("reads the limits variables, and hands them on as given", () => {
+    const env = {
+      PAXOS_LIMITS: '{"inflightSlotsMax":4}',
+      PAXOS_HOST_LIMITS: '{"acceptorWritesInFlightMax":8}',
+      PAXOS_GATEWAY_LIMITS: '{"inflightProposalsMax":100}',
+    };
+    expect(launcherConfig(env, "/repo").limits).toEqual({
+      env,
+      protocol: { ...DEFAULT_LIMITS, inflightSlotsMax: 4 },
+      host: { acceptorWritesInFlightMax: 8 },
+      gateway: { inflightProposalsMax: 100 },
+    });
+    expect(problemsOf({ PAXOS_LIMITS: '{"inflightSlotsMax":2000}' })).toEqual([
+      "PAXOS_LIMITS: inflightSlotsMax exceeds slotsAheadMax",
+    ]);
+    expect(problemsOf({ PAXOS_GATEWAY_LIMITS: '{"proposalTimeoutMs":1}' })).toEqual([
+      expect.stringMatching(/^PAXOS_GATEWAY_LIMITS has an unknown key "proposalTimeoutMs"/),
+    ]);
   });
 
   it("runs a Prometheus when asked, on the port given (0: any free one)", () => {

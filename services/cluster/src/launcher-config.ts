@@ -1,7 +1,11 @@
 import { resolve } from "node:path";
-import { ConfigError, envVar, readEnv } from "@paxos/host";
+import { ENV_TUNABLE_GATEWAY_LIMITS } from "@paxos/gateway-app";
+import { ConfigError, envVar, LIMITS_SPEC, protocolLimits, readEnv } from "@paxos/host";
 import { clusterUser } from "@paxos/wire";
 import { clusterIdentities, type ExternalNatsAuth, type LauncherConfig, TOPOLOGY } from "./topology.ts";
+
+/** The limits variables the launcher hands on to the services it starts. */
+const LIMIT_VARIABLES = ["PAXOS_LIMITS", "PAXOS_HOST_LIMITS", "PAXOS_GATEWAY_LIMITS"] as const;
 
 /** Reads the launcher's settings; throws ConfigError naming every bad variable. */
 export function launcherConfig(env: NodeJS.ProcessEnv, repoRoot: string): LauncherConfig {
@@ -34,6 +38,9 @@ export function launcherConfig(env: NodeJS.ProcessEnv, repoRoot: string): Launch
       PAXOS_PROMETHEUS: envVar.flag().default(false),
       PAXOS_PROMETHEUS_PORT: envVar.port().default(9090),
       PAXOS_CPU_PROFILE_DIR: envVar.text().nullable().default(null),
+      // Read here too, so that a mistake stops `npm start` at once rather than each service.
+      ...LIMITS_SPEC,
+      PAXOS_GATEWAY_LIMITS: envVar.overrides(ENV_TUNABLE_GATEWAY_LIMITS).default({}),
     },
     env,
   );
@@ -55,6 +62,17 @@ export function launcherConfig(env: NodeJS.ProcessEnv, repoRoot: string): Launch
     prometheus: values.PAXOS_PROMETHEUS,
     prometheusPort: values.PAXOS_PROMETHEUS_PORT,
     cpuProfileDir: values.PAXOS_CPU_PROFILE_DIR === null ? null : resolve(values.PAXOS_CPU_PROFILE_DIR),
+    limits: {
+      env: Object.fromEntries(
+        LIMIT_VARIABLES.flatMap((name) => {
+          const value = env[name]?.trim();
+          return value === undefined || value === "" ? [] : [[name, value]];
+        }),
+      ),
+      protocol: protocolLimits(values.PAXOS_LIMITS),
+      host: values.PAXOS_HOST_LIMITS,
+      gateway: values.PAXOS_GATEWAY_LIMITS,
+    },
   };
 }
 

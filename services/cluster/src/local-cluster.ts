@@ -86,6 +86,8 @@ export async function runLocalCluster(
       LOG_LEVEL: config.logLevel,
       // The services stop themselves if this launcher is killed without stopping them.
       PAXOS_PARENT_PID: String(process.pid),
+      // PAXOS_LIMITS and the other limits variables, as given to npm start.
+      ...config.limits.env,
       // OpenTelemetry settings (OTEL_EXPORTER_OTLP_ENDPOINT, sampler, ...) reach every service.
       ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith("OTEL_"))),
     };

@@ -1,3 +1,6 @@
+import type { Limits } from "@paxos/core";
+import type { HostLimits } from "@paxos/drivers";
+import type { GatewayLimits } from "@paxos/gateway-app";
 import type { ClusterIdentity } from "@paxos/transport-nats";
 
 /** The processes of the local cluster `npm start` runs: the smallest one that survives a crash. */
@@ -60,4 +63,14 @@ export interface LauncherConfig {
    * `<dir>/<service>-<id>/` when it stops (local mode only; `npm run bench -- --profile` sets it).
    */
   readonly cpuProfileDir: string | null;
+  /**
+   * PAXOS_LIMITS, PAXOS_HOST_LIMITS and PAXOS_GATEWAY_LIMITS: `env` as given (handed to every
+   * service process), and as read (for the embedded cluster).
+   */
+  readonly limits: {
+    readonly env: Readonly<Record<string, string>>;
+    readonly protocol: Limits;
+    readonly host: Partial<HostLimits>;
+    readonly gateway: Partial<GatewayLimits>;
+  };
 }

@@ -2,6 +2,7 @@ import { DEFAULT_LIMITS, type Limits } from "@paxos/core";
 import {
   type AuthSettings,
   DEFAULT_GATEWAY_LIMITS,
+  ENV_TUNABLE_GATEWAY_LIMITS,
   type GatewayLimits,
   DEFAULT_JWT_ALGORITHMS,
   JWT_ALGORITHMS,
@@ -52,13 +53,6 @@ export interface GatewayServiceConfig {
    */
   readonly gatewayLimits: Partial<GatewayLimits>;
 }
-
-/** The GatewayLimits that have a variable of their own, left out of PAXOS_GATEWAY_LIMITS. */
-const OWN_VARIABLE_LIMITS: readonly string[] = ["proposalTimeoutMs", "rateLimitRequestsMax", "rateLimitWindowMs"];
-
-const tunableGatewayLimits = Object.fromEntries(
-  Object.entries(DEFAULT_GATEWAY_LIMITS).filter(([name]) => !OWN_VARIABLE_LIMITS.includes(name)),
-) as Partial<GatewayLimits>;
 
 /*
  * Authentication and rate limiting. PAXOS_AUTH has no default: a gateway refuses to start until
@@ -216,7 +210,7 @@ const gatewaySpec = {
   LOG_LEVEL: envVar.logLevel().default("info"),
   PAXOS_PROPOSAL_TIMEOUT_MS: envVar.milliseconds(100, 600_000).default(DEFAULT_GATEWAY_LIMITS.proposalTimeoutMs),
   PAXOS_LIMITS: envVar.overrides(DEFAULT_LIMITS).default({}),
-  PAXOS_GATEWAY_LIMITS: envVar.overrides(tunableGatewayLimits as GatewayLimits).default({}),
+  PAXOS_GATEWAY_LIMITS: envVar.overrides(ENV_TUNABLE_GATEWAY_LIMITS).default({}),
   ...authSpec,
 };
 
