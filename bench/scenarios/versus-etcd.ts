@@ -84,7 +84,11 @@ interface Settings {
   readonly rateShares: readonly number[];
   readonly warmupSeconds: number;
   readonly durationSeconds: number;
-  /** False for --quick: the results stay in the run folder. */
+  /**
+   * True only for a run that stands for the defaults against etcd: not --quick, --without-etcd,
+   * --profile (it slows every service) nor --limits and its kin; their results stay in the run
+   * folder, so that an experiment never replaces the committed comparison.
+   */
   readonly writeBenchResults: boolean;
 }
 
@@ -97,7 +101,11 @@ function settingsOf(context: ScenarioContext): Settings {
     rateShares: context.quick ? QUICK.rateShares : RATE_SHARES,
     warmupSeconds: context.warmupSeconds,
     durationSeconds: context.durationSeconds,
-    writeBenchResults: !context.quick,
+    writeBenchResults:
+      !context.quick &&
+      !context.withoutEtcd &&
+      context.profileDir === null &&
+      Object.keys(context.paxosEnv).length === 0,
   };
 }
 
