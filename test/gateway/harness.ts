@@ -4,7 +4,7 @@
 // authenticates with one static token by default (TEST_TOKEN, client TEST_CLIENT_ID); `apiFetch`
 // and `postProposal` send it.
 import type { AddressInfo } from "node:net";
-import type { JsonValue } from "@paxos/core";
+import type { JsonValue, Limits } from "@paxos/core";
 import { MemoryBus } from "@paxos/embedded";
 import {
   createGatewayApp,
@@ -341,6 +341,7 @@ export async function startGateway(
   limits: Partial<GatewayLimits> = {},
   serverLimits: Partial<GatewayServerLimits> = {},
   auth: GatewayAuth = TEST_AUTH,
+  protocolLimits?: Limits,
 ): Promise<RunningGateway> {
   const bus = new RecordingBus(cluster.bus, cluster.subjects);
   const gateway = createGatewayApp({
@@ -350,6 +351,7 @@ export async function startGateway(
     auth,
     limits: { ...TEST_LIMITS, ...limits },
     serverLimits,
+    ...(protocolLimits === undefined ? {} : { protocolLimits }),
   });
   const server = await gateway.listen(0, "127.0.0.1");
   const { port } = server.address() as AddressInfo;

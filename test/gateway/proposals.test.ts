@@ -1,5 +1,6 @@
 // The HTTP contract of POST /v1/proposals (DESIGN.md, "REST API"): every status of the table,
 // driven over fetch against the gateway app on a MemoryBus, with a scripted proposer and learners.
+import { DEFAULT_LIMITS } from "@paxos/core";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   apiFetch,
@@ -238,5 +239,22 @@ describe("POST /v1/proposals refuses malformed requests and proposes nothing for
     );
     expect(response.status).toBe(201);
     expect(((await response.json()) as { requestId: string }).requestId).toBe(key);
+  });
+});
+
+describe("the cluster's protocol limits (PAXOS_LIMITS) bound what the gateway takes", () => {
+  it("a value over their requestBytesMax is 413, deeper than their payloadDepthMax 400, and neither is proposed", async () => {
+    await gw.close();
+    gw = await startGateway(cluster, {}, {}, undefined, {
+      ...DEFAULT_LIMITS,
+      requestBytesMax: 2_000,
+      payloadDepthMax: 4,
+    });
+    // Both pass under the default limits.
+    await expectProblem(await postProposal(gw.url, { value: "x".repeat(3_000) }), 413);
+    await expectProblem(await postProposal(gw.url, { value: [[[[[1]]]]] }), 400);
+    expect(leader.received).toHaveLength(0);
+    expect((await postProposal(gw.url, { value: "x".repeat(1_000) })).status).toBe(201);
+    expect(leader.received).toHaveLength(1);
   });
 });

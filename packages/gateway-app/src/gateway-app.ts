@@ -33,7 +33,7 @@ export interface GatewayAppOptions {
   readonly auth?: GatewayAuth;
   /**
    * Overrides of the gateway's bounds and timeouts (tests shorten them); what they leave out is
-   * the default, or derived from them (see `gatewayLimits`).
+   * the default, or derived from them and from `protocolLimits` (see `gatewayLimits`).
    */
   readonly limits?: Partial<GatewayLimits>;
   /**
@@ -41,7 +41,10 @@ export interface GatewayAppOptions {
    * leave out is the default, or derived from `limits` (see `gatewayServerLimits`).
    */
   readonly serverLimits?: Partial<GatewayServerLimits>;
-  /** The protocol limits every process of the cluster runs with (for decoding). */
+  /**
+   * The protocol limits every process of the cluster runs with: for decoding, and the largest and
+   * deepest proposal and the leader's staleness follow from them (DEFAULT_LIMITS when absent).
+   */
   readonly protocolLimits?: Limits;
   /** Where the gateway's metrics go; a fresh registry when absent. */
   readonly registry?: Registry;
@@ -81,7 +84,8 @@ export interface GatewayApp {
  * and learner deliveries at once; the caller then calls `listen`. Errors are problem+json.
  */
 export function createGatewayApp(options: GatewayAppOptions): GatewayApp {
-  const limits = gatewayLimits(options.limits);
+  const protocolLimits = options.protocolLimits ?? DEFAULT_LIMITS;
+  const limits = gatewayLimits(options.limits, protocolLimits);
   const serverLimits = gatewayServerLimits(limits, options.serverLimits);
   const logger = options.logger ?? pino({ level: "silent" });
   const registry = options.registry ?? new Registry();
@@ -97,7 +101,7 @@ export function createGatewayApp(options: GatewayAppOptions): GatewayApp {
     bus: options.bus,
     subjects: options.subjects,
     acceptorIds: options.acceptorIds,
-    protocolLimits: options.protocolLimits ?? DEFAULT_LIMITS,
+    protocolLimits,
     learnerQueryWaitMs: limits.learnerQueryWaitMs,
     onHeartbeat: (ballot) => leaders.heartbeat(ballot),
     onAcceptorStatus: (status) => {

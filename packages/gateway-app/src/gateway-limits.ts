@@ -1,4 +1,4 @@
-import { DEFAULT_LIMITS } from "@paxos/core";
+import { DEFAULT_LIMITS, type Limits } from "@paxos/core";
 
 /**
  * Every bound and timeout of the gateway, in one place. Names carry their unit last (then a
@@ -95,15 +95,23 @@ export interface GatewayLimits {
   readonly rateLimitWindowMs: number;
 }
 
-const BASE_LIMITS: Omit<GatewayLimits, "proposeAttemptsMax"> = {
-  requestBytesMax: DEFAULT_LIMITS.requestBytesMax,
-  valueDepthMax: DEFAULT_LIMITS.payloadDepthMax,
+/** The limits that follow from the protocol's: what the cluster's processes accept and decide. */
+type ProtocolDerived = "requestBytesMax" | "valueDepthMax" | "leaderStaleMs";
+
+function fromProtocol(protocol: Limits): Pick<GatewayLimits, ProtocolDerived> {
+  return {
+    requestBytesMax: protocol.requestBytesMax,
+    valueDepthMax: protocol.payloadDepthMax,
+    leaderStaleMs: protocol.leaderTimeoutMs + protocol.electionJitterMs,
+  };
+}
+
+const BASE_LIMITS: Omit<GatewayLimits, "proposeAttemptsMax" | ProtocolDerived> = {
   proposalTimeoutMs: 10_000,
   proposeRequestTimeoutMs: 1_000,
   proposeReplyMinMs: 50,
   proposeBackoffMsMin: 25,
   proposeBackoffMsMax: 250,
-  leaderStaleMs: DEFAULT_LIMITS.leaderTimeoutMs + DEFAULT_LIMITS.electionJitterMs,
   learnerQueryWaitMs: 500,
   retryAfterSeconds: 1,
   inflightProposalsMax: 10_000,
@@ -141,12 +149,16 @@ export function proposeAttemptsWithin(
 }
 
 /**
- * The limits a gateway runs with: `overrides` over the defaults, with `proposeAttemptsMax`
- * derived from the resulting timeout and backoff unless `overrides` sets it. Call it once when
- * building the gateway; the result is frozen.
+ * The limits a gateway runs with: `overrides` over the defaults, where `requestBytesMax`,
+ * `valueDepthMax` and `leaderStaleMs` follow from the cluster's `protocol` limits, and
+ * `proposeAttemptsMax` from the resulting timeout and backoff, unless `overrides` sets them.
+ * Call it once when building the gateway; the result is frozen.
  */
-export function gatewayLimits(overrides: Partial<GatewayLimits> = {}): GatewayLimits {
-  const merged = { ...BASE_LIMITS, ...overrides };
+export function gatewayLimits(
+  overrides: Partial<GatewayLimits> = {},
+  protocol: Limits = DEFAULT_LIMITS,
+): GatewayLimits {
+  const merged = { ...BASE_LIMITS, ...fromProtocol(protocol), ...overrides };
   return Object.freeze({ proposeAttemptsMax: proposeAttemptsWithin(merged), ...merged });
 }
 

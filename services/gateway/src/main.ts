@@ -49,10 +49,6 @@ const gateway = createGatewayApp({
   auth,
   protocolLimits: config.protocolLimits,
   limits: {
-    // What follows from the protocol's limits, unless PAXOS_GATEWAY_LIMITS says otherwise.
-    requestBytesMax: config.protocolLimits.requestBytesMax,
-    valueDepthMax: config.protocolLimits.payloadDepthMax,
-    leaderStaleMs: config.protocolLimits.leaderTimeoutMs + config.protocolLimits.electionJitterMs,
     ...config.gatewayLimits,
     proposalTimeoutMs: config.proposalTimeoutMs,
     rateLimitRequestsMax: config.rateLimitRequestsMax,
