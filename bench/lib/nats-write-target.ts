@@ -1,6 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { PaxosClient } from "@paxos/client";
+import type { Limits } from "@paxos/core";
 import { BenchError } from "./bench-errors.ts";
 import { NATS_CLIENT_CONNECT_TIMEOUT_MS } from "./bench-limits.ts";
 import type { WriteChannel, WriteOutcome, WriteTarget } from "./write-target.ts";
@@ -57,7 +58,11 @@ export interface NatsWriteTarget extends WriteTarget {
  * NATS multiplexes the requests), each write's value as a JSON string. Throws BenchError when
  * packages/client is missing or the client cannot connect.
  */
-export async function connectNatsWriteTarget(login: NatsLogin, signal: AbortSignal): Promise<NatsWriteTarget> {
+export async function connectNatsWriteTarget(
+  login: NatsLogin,
+  signal: AbortSignal,
+  limits: Partial<Limits> = {},
+): Promise<NatsWriteTarget> {
   let clientClass: typeof PaxosClient;
   try {
     ({ PaxosClient: clientClass } = await import("@paxos/client"));
@@ -76,6 +81,7 @@ export async function connectNatsWriteTarget(login: NatsLogin, signal: AbortSign
       cluster: login.cluster,
       acceptorIds: ACCEPTOR_IDS,
       connectTimeoutMs: NATS_CLIENT_CONNECT_TIMEOUT_MS,
+      limits,
     });
   } catch (error) {
     throw new BenchError(`the native NATS client could not connect to ${where}: ${messageOf(error)}`);

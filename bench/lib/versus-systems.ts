@@ -1,4 +1,5 @@
 import { join } from "node:path";
+import type { Limits } from "@paxos/core";
 import { BenchError } from "./bench-errors.ts";
 import { LOG_CHECK_TIMEOUT_MS } from "./bench-limits.ts";
 import { benchValue } from "./bench-write.ts";
@@ -177,7 +178,9 @@ async function startPaxosNats(options: SystemStartOptions): Promise<RunningSyste
   try {
     const login = await findNatsLogin(cluster.dataRoot, cluster.logPath);
     options.say(`native client: ${login.server}, cluster ${login.cluster}, user ${login.user}`);
-    target = await connectNatsWriteTarget(login, options.signal);
+    // The client must know the protocol limits the cluster runs with (--limits): its batches too.
+    const limits = JSON.parse(options.paxosEnv["PAXOS_LIMITS"] ?? "{}") as Partial<Limits>;
+    target = await connectNatsWriteTarget(login, options.signal, limits);
   } catch (error) {
     await stopSystem(cluster, options.say);
     throw error instanceof BenchError ? error : new BenchError(String(error));

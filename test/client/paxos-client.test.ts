@@ -151,6 +151,14 @@ describe("PaxosClient over a cluster of real processes", () => {
     expect((await failure(client.propose("x".repeat(2_000_000)))).code).toBe("tooLarge");
   });
 
+  it("takes the cluster's PAXOS_LIMITS as `limits`: the largest and deepest value follow them", async () => {
+    const client = await connect({ limits: { requestBytesMax: 2_000, payloadDepthMax: 4 } });
+    // Both pass under the default limits.
+    expect((await failure(client.propose("x".repeat(3_000)))).code).toBe("tooLarge");
+    expect((await failure(client.propose([[[[[1]]]]]))).code).toBe("invalidProposal");
+    expect((await client.propose("x".repeat(1_000))).value).toBe("x".repeat(1_000));
+  });
+
   it("rides a failover when the leader stops", async () => {
     const client = await connect();
     const { proposer } = await cluster.client.leaderOf(cluster.proposers, 10_000);

@@ -1,5 +1,6 @@
 // The options of PaxosClient.connect are checked once, at the boundary: defaults filled in, every
 // bad option named in one error, unknown options refused, and no password or URL ever echoed.
+import { DEFAULT_LIMITS } from "@paxos/core";
 import { pino } from "pino";
 import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
@@ -27,12 +28,30 @@ function refusal(options: unknown): PaxosClientError {
 }
 
 describe("clientSettings", () => {
+  it("takes the cluster's protocol limits as overrides of the defaults, as PAXOS_LIMITS", () => {
+    expect(clientSettings({ ...GOOD, limits: { requestBytesMax: 2_000 } }).protocolLimits).toEqual({
+      ...DEFAULT_LIMITS,
+      requestBytesMax: 2_000,
+    });
+    expect(refusal({ ...GOOD, limits: { requestBytesMaxx: 2_000 } }).message).toMatch(/limits.*requestBytesMaxx/);
+    expect(refusal({ ...GOOD, limits: { requestBytesMax: 0 } }).message).toMatch(
+      /limits\.requestBytesMax must be positive/,
+    );
+    expect(refusal({ ...GOOD, limits: { requestBytesMax: 1.5 } }).message).toMatch(
+      /limits\.requestBytesMax must be a whole number/,
+    );
+    expect(refusal({ ...GOOD, limits: { payloadDepthMax: 100 } }).message).toMatch(
+      /limits: payloadDepthMax \+ 8 exceeds jsonDepthMax/,
+    );
+  });
+
   it("fills in the defaults: the gateway's timeout, the user as client name", () => {
     expect(clientSettings(GOOD)).toEqual({
       ...GOOD,
       servers: ["nats://127.0.0.1:4222"],
       tls: null,
       proposalTimeoutMs: 10_000,
+      protocolLimits: DEFAULT_LIMITS,
       clientName: "gateway-g1",
       connectTimeoutMs: 5_000,
       logger: null,

@@ -1,3 +1,4 @@
+import { checkLimits, DEFAULT_LIMITS, type Limits } from "@paxos/core";
 import { AUTH_LIMITS, DEFAULT_GATEWAY_LIMITS } from "@paxos/gateway-app";
 import { ID_PATTERN } from "@paxos/wire";
 import type { Logger } from "pino";
@@ -31,6 +32,12 @@ export interface PaxosClientOptions {
    */
   readonly proposalTimeoutMs?: number;
   /**
+   * The cluster's protocol limits where its services run with PAXOS_LIMITS: the same overrides
+   * (that variable's JSON, parsed). The largest and deepest value the client sends and its batches
+   * follow from them. Default: none, the services' defaults.
+   */
+  readonly limits?: Partial<Limits>;
+  /**
    * Whose idempotency keys these are: a keyed proposal's request id is derived from this name and
    * the key (`scopedRequestId`), as the gateway derives it from the authenticated client id, so
    * that a REST client with the same id and key reaches the same entry. Default `user`.
@@ -56,6 +63,7 @@ export interface ClientSettings {
   readonly acceptorIds: readonly string[];
   readonly tls: { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string } | null;
   readonly proposalTimeoutMs: number;
+  readonly protocolLimits: Limits;
   readonly clientName: string;
   readonly connectTimeoutMs: number;
   readonly logger: Logger | null;
@@ -106,6 +114,16 @@ const schema = z.strictObject({
     .min(PROPOSAL_TIMEOUT_MS_MIN, `must be at least ${PROPOSAL_TIMEOUT_MS_MIN} ms`)
     .max(PROPOSAL_TIMEOUT_MS_MAX, `must be at most ${PROPOSAL_TIMEOUT_MS_MAX} ms`)
     .optional(),
+  limits: z
+    .strictObject(
+      Object.fromEntries(
+        Object.keys(DEFAULT_LIMITS).map((name) => [
+          name,
+          z.int("must be a whole number").min(1, "must be positive").optional(),
+        ]),
+      ),
+    )
+    .optional(),
   clientName: text
     .max(AUTH_LIMITS.clientIdCharsMax, `must be at most ${AUTH_LIMITS.clientIdCharsMax} characters`)
     .optional(),
@@ -125,16 +143,17 @@ const schema = z.strictObject({
 export function clientSettings(options: unknown): ClientSettings {
   const parsed = schema.safeParse(options);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => {
-      const path = issue.path.map(String).join(".");
-      return path === "" ? issue.message : `${path} ${issue.message}`;
-    });
-    throw new PaxosClientError(
-      "invalidOptions",
-      `Invalid PaxosClient options:\n${problems.map((p) => `  - ${p}`).join("\n")}`,
+    throw invalidOptions(
+      parsed.error.issues.map((issue) => {
+        const path = issue.path.map(String).join(".");
+        return path === "" ? issue.message : `${path} ${issue.message}`;
+      }),
     );
   }
   const o = parsed.data;
+  const protocolLimits: Limits = { ...DEFAULT_LIMITS, ...o.limits };
+  const misfits = checkLimits(protocolLimits);
+  if (misfits.length > 0) throw invalidOptions(misfits.map((problem) => `limits: ${problem}`));
   const tls =
     o.tls === undefined
       ? null
@@ -151,6 +170,7 @@ export function clientSettings(options: unknown): ClientSettings {
     acceptorIds: o.acceptorIds,
     tls,
     proposalTimeoutMs: o.proposalTimeoutMs ?? DEFAULT_GATEWAY_LIMITS.proposalTimeoutMs,
+    protocolLimits,
     clientName: o.clientName ?? o.user,
     connectTimeoutMs: o.connectTimeoutMs ?? 5_000,
     logger: o.logger ?? null,
@@ -162,4 +182,11 @@ function isLogger(value: unknown): boolean {
   if (value === null || typeof value !== "object") return false;
   const logger = value as Record<string, unknown>;
   return ["debug", "info", "warn", "error", "child"].every((method) => typeof logger[method] === "function");
+}
+
+function invalidOptions(problems: readonly string[]): PaxosClientError {
+  return new PaxosClientError(
+    "invalidOptions",
+    `Invalid PaxosClient options:\n${problems.map((p) => `  - ${p}`).join("\n")}`,
+  );
 }

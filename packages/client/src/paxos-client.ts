@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { DEFAULT_LIMITS, type JsonValue } from "@paxos/core";
+import type { JsonValue } from "@paxos/core";
 import {
   BusClusterClient,
   DeliveryWaiters,
@@ -78,7 +78,7 @@ export class PaxosClient {
     this.#bus = bus;
     this.#clientName = settings.clientName;
     this.#clusterName = settings.cluster;
-    this.#limits = gatewayLimits({ proposalTimeoutMs: settings.proposalTimeoutMs });
+    this.#limits = gatewayLimits({ proposalTimeoutMs: settings.proposalTimeoutMs }, settings.protocolLimits);
     this.registry = settings.registry ?? new Registry();
     const metrics = new GatewayMetrics(this.registry);
     this.#leaders = new LeaderTracker({ staleMs: this.#limits.leaderStaleMs, now: () => Date.now() });
@@ -86,7 +86,7 @@ export class PaxosClient {
       bus,
       subjects: new Subjects(settings.cluster),
       acceptorIds: settings.acceptorIds,
-      protocolLimits: DEFAULT_LIMITS,
+      protocolLimits: settings.protocolLimits,
       learnerQueryWaitMs: this.#limits.learnerQueryWaitMs,
       onHeartbeat: (ballot) => this.#leaders.heartbeat(ballot),
       // The client shows no cluster status (BusClusterClient subscribes to the statuses anyway).
