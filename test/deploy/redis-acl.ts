@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { acceptorKeys, RedisAcceptorStore } from "@paxos/store-redis";
 import { Redis } from "ioredis";
-import { freePort } from "../support/free-port.ts";
+import { listenPort } from "../support/free-port.ts";
 import { LocalServerProcess } from "../support/local-server.ts";
 
 /** One `--user NAME RULE…` directive of a redis-server command line. */
@@ -118,7 +118,7 @@ async function reply(redis: Redis, ...args: [string, ...string[]]): Promise<stri
  * another acceptor's keys. Returns the problems ([] when all of that holds).
  */
 export async function acceptorRedisProblems(redis: AcceptorRedis): Promise<string[]> {
-  const port = await freePort();
+  const port = await listenPort();
   const dir = await mkdtemp(join(tmpdir(), "paxos-redis-acl-"));
   const server = new LocalServerProcess({
     binary: "redis-server",

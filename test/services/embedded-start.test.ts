@@ -6,7 +6,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { freePort, getJson, killAll, startNode } from "./support/processes.ts";
+import { listenPort, getJson, killAll, startNode } from "./support/processes.ts";
 
 describe("npm start, embedded", () => {
   const dirs: string[] = [];
@@ -18,7 +18,7 @@ describe("npm start, embedded", () => {
   it("accepts a proposal, stops on SIGTERM, and keeps the log for the next start", async () => {
     const dataDir = await mkdtemp(join(tmpdir(), "paxos-embedded-"));
     dirs.push(dataDir);
-    const port = await freePort();
+    const port = await listenPort();
     const env = { PAXOS_EMBEDDED: "1", PAXOS_LOCAL_DATA: dataDir, PAXOS_HTTP_PORT: String(port), LOG_LEVEL: "warn" };
     const url = `http://127.0.0.1:${port}`;
 

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { type BusMessage } from "@paxos/wire";
 import { NatsBus, type NatsBusStatus } from "@paxos/transport-nats";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { childPids, eventually, freePort, getJson, isRunning, killAll, startNode } from "./support/processes.ts";
+import { childPids, eventually, listenPort, getJson, isRunning, killAll, startNode } from "./support/processes.ts";
 
 const LAUNCHER = "services/cluster/src/main.ts";
 /**
@@ -126,7 +126,7 @@ describe("npm start, on local servers", () => {
 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), "paxos-local-"));
-    port = await freePort();
+    port = await listenPort();
     url = `http://127.0.0.1:${port}`;
     env = { PAXOS_LOCAL_DATA: dataDir, PAXOS_HTTP_PORT: String(port), LOG_LEVEL: "warn" };
   });

@@ -4,7 +4,7 @@
 import { createServer, type Server, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startNats, type NatsServer } from "../support/nats-server.ts";
-import { freePort, killAll, startNode } from "./support/processes.ts";
+import { listenPort, killAll, startNode } from "./support/processes.ts";
 
 describe("a service whose launcher is gone", () => {
   let nats: NatsServer;
@@ -14,7 +14,7 @@ describe("a service whose launcher is gone", () => {
 
   beforeAll(async () => {
     nats = await startNats();
-    redisPort = await freePort();
+    redisPort = await listenPort();
     // Accepts and never answers: the store's first open waits on it.
     silentRedis = createServer((socket) => sockets.push(socket));
     await new Promise<void>((resolve) => silentRedis.listen(redisPort, "127.0.0.1", resolve));

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import type { ClusterCredentials, NatsExtraUser } from "@paxos/transport-nats";
 import { GenericContainer } from "testcontainers";
 import { dockerAvailable } from "./docker.ts";
-import { freePort } from "./free-port.ts";
+import { listenPort } from "./free-port.ts";
 import { LocalServerProcess, type ReadyCheck } from "./local-server.ts";
 import { ServerContainer } from "./server-container.ts";
 
@@ -46,7 +46,7 @@ export interface NatsAuthOptions {
  * `nats-server` binary is available.
  */
 export async function startNats(auth?: NatsAuthOptions): Promise<NatsServer> {
-  const port = await freePort();
+  const port = await listenPort();
   const config = auth === undefined ? null : auth.credentials.authorization(auth.extraUsers);
   const dir = config === null ? null : await mkdtemp(join(tmpdir(), "paxos-nats-"));
   const configFile = dir === null ? null : join(dir, "nats.conf");

@@ -5,7 +5,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { prometheusArgs } from "@paxos/dashboards";
-import { freePort } from "./free-port.ts";
+import { listenPort } from "./free-port.ts";
 import { LocalServerProcess, type ReadyCheck } from "./local-server.ts";
 
 /** Prometheus answers /-/ready with 200 once its TSDB is open and it serves queries (503 before). */
@@ -55,7 +55,7 @@ export async function startPrometheus(config: string): Promise<PrometheusServer>
   const dir = await mkdtemp(join(tmpdir(), "paxos-prometheus-"));
   const configFile = join(dir, "prometheus.yml");
   await writeFile(configFile, config);
-  const port = await freePort();
+  const port = await listenPort();
   const server = new LocalServerProcess({
     binary: "prometheus",
     args: prometheusArgs({ configFile, storageDir: join(dir, "data"), listenAddress: `127.0.0.1:${port}` }),

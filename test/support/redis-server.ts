@@ -8,7 +8,7 @@ import { requiredSettingsFlags } from "@paxos/store-redis";
 import { Redis } from "ioredis";
 import { GenericContainer } from "testcontainers";
 import { dockerAvailable } from "./docker.ts";
-import { freePort } from "./free-port.ts";
+import { listenPort } from "./free-port.ts";
 import { LocalServerProcess, type ReadyCheck } from "./local-server.ts";
 import { ServerContainer } from "./server-container.ts";
 
@@ -58,7 +58,7 @@ export async function startRedis(options: RedisServerOptions = {}): Promise<Redi
   const aof = options.aof ?? true;
   const ownDir = options.dir === undefined;
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), "paxos-redis-")));
-  const port = await freePort();
+  const port = await listenPort();
   const server = (await dockerAvailable())
     ? new ServerContainer({
         // Running as our own user keeps the AOF files readable and removable by the test.

@@ -13,7 +13,7 @@ import { type RedisServer, startRedis } from "../../support/redis-server.ts";
 import { testCredentials, testObserver } from "../../support/test-credentials.ts";
 import {
   eventually,
-  freePort,
+  listenPort,
   getJson,
   killAll,
   startNode,
@@ -47,7 +47,7 @@ export interface GatewayProcess {
  * `gatewayName` (PAXOS_GATEWAY_NAME, with its own credentials); it is killed by pid with `killAll`.
  */
 export async function startGateway(where: ServiceEnv, name: string, gatewayName: string): Promise<GatewayProcess> {
-  const port = await freePort();
+  const port = await listenPort();
   const proc = startNode(`gateway ${name}`, "services/gateway/src/main.ts", {
     PAXOS_CLUSTER: where.cluster,
     NATS_URL: where.natsUrl,

@@ -2,7 +2,7 @@
 // shown when a test fails), and every one started is killed by pid when the test file ends.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { resolve } from "node:path";
-import { freePort } from "../../support/free-port.ts";
+import { listenPort } from "../../support/free-port.ts";
 
 /** The repository root. */
 export const REPO_ROOT = resolve(import.meta.dirname, "..", "..", "..");
@@ -212,4 +212,4 @@ export async function eventually(
   }
 }
 
-export { freePort };
+export { listenPort };

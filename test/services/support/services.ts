@@ -12,7 +12,7 @@ import {
   subscribeAcceptorStatus,
 } from "@paxos/wire";
 import { TEST_IDS } from "../../support/test-credentials.ts";
-import { eventually, freePort, getJson, startNode, type TestProcess } from "./processes.ts";
+import { eventually, listenPort, getJson, startNode, type TestProcess } from "./processes.ts";
 
 /** The acceptors of every test cluster; testCredentials covers them. */
 export const ACCEPTOR_IDS = TEST_IDS.acceptor;
@@ -64,7 +64,7 @@ export interface ServiceEnv {
 }
 
 async function startService(name: string, service: string, env: Record<string, string>): Promise<ServiceProcess> {
-  const adminPort = await freePort();
+  const adminPort = await listenPort();
   const proc = startNode(name, `services/${service}/src/main.ts`, {
     PAXOS_ADMIN_PORT: String(adminPort),
     PAXOS_ADMIN_HOST: "127.0.0.1",
