@@ -129,6 +129,8 @@ describe("BusTransport over NATS", () => {
 
     p1.transport.publish(p1.endpoint, { type: "heartbeat", ballot, nextSlot: 1, chosenBelow: 1 });
     p1.transport.publish(p1.endpoint, { type: "chosen", slot: 0, value: { kind: "noop" } });
+    // p1's messages and l1's catchup below go out on different connections, in no set order.
+    await waitFor("chosen at l1 and p2", () => [l1, p2].every((p) => types(p).includes("chosen")));
     l1.transport.publish(l1.endpoint, { type: "catchup", learnerId: "l1", fromSlot: 0, toSlot: 1, chosenBelow: 0 });
     await waitFor("catchup at a1", () => types(a1).includes("catchup"));
     a1.transport.publish(a1.endpoint, {
