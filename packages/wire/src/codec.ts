@@ -1,6 +1,7 @@
 import { DEFAULT_LIMITS, type Limits, type Message } from "@paxos/core";
 import { MESSAGE_TYPES, wireSchemas, type MessageType, type ServiceKind, type ServiceMessages } from "./schemas.ts";
 import type { Subjects } from "./subjects.ts";
+import { jsonDepthAtMost } from "./json-value.ts";
 
 /*
  * The wire format: UTF-8 JSON in a versioned envelope `{ "v": 1, "cluster": "<name>", "msg": … }`.
@@ -17,7 +18,7 @@ export type DecodeFailureReason =
   | "tooLarge"
   /** Not UTF-8, or not JSON. */
   | "badJson"
-  /** Nested deeper than `jsonDepthMax`; refused before parsing. */
+  /** Nested deeper than `jsonDepthMax`; refused before any schema looks at it. */
   | "tooDeep"
   /** The envelope or message does not match its schema. */
   | "schema"
@@ -116,41 +117,11 @@ export function decodeService<K extends ServiceKind>(
   }
 }
 
-/**
- * The greatest nesting depth of arrays and objects in JSON `text`, scanning at most until it
- * exceeds `depthMax` (then it returns depthMax + 1). Iterative and string-aware, so brackets
- * inside strings do not count and hostile nesting costs no stack. Malformed text is left for
- * JSON.parse to refuse.
- */
-export function jsonDepth(text: string, depthMax: number): number {
-  let depth = 0;
-  let deepest = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (inString) {
-      if (code === 0x5c /* \ */) i++;
-      else if (code === 0x22 /* " */) inString = false;
-    } else if (code === 0x22) {
-      inString = true;
-    } else if (code === 0x5b /* [ */ || code === 0x7b /* { */) {
-      depth++;
-      if (depth > deepest) {
-        deepest = depth;
-        if (deepest > depthMax) return deepest;
-      }
-    } else if (code === 0x5d /* ] */ || code === 0x7d /* } */) {
-      depth--;
-    }
-  }
-  return deepest;
-}
-
 function encodeEnvelope(cluster: string, msg: unknown): Uint8Array {
   return encoder.encode(JSON.stringify({ v: WIRE_VERSION, cluster, msg }));
 }
 
-/** Size, UTF-8, depth, JSON, version and cluster; yields the raw `msg` of the envelope. */
+/** Size, UTF-8, JSON, depth, version and cluster; yields the raw `msg` of the envelope. */
 function decodeEnvelope(cluster: string, bytes: Uint8Array, limits: Limits): DecodeResult<unknown> {
   if (bytes.byteLength > limits.messageBytesMax) {
     return fail("tooLarge", `${bytes.byteLength} bytes > ${limits.messageBytesMax}`);
@@ -161,14 +132,18 @@ function decodeEnvelope(cluster: string, bytes: Uint8Array, limits: Limits): Dec
   } catch {
     return fail("badJson", "not UTF-8");
   }
-  if (jsonDepth(text, limits.jsonDepthMax) > limits.jsonDepthMax) {
-    return fail("tooDeep", `nested deeper than ${limits.jsonDepthMax}`);
-  }
   let envelope: unknown;
   try {
+    // V8's JSON.parse is iterative: hostile nesting costs it no stack, only the bounded bytes.
     envelope = JSON.parse(text);
   } catch {
     return fail("badJson", "not JSON");
+  }
+  // Bounded on the parsed value, before any schema recurses into it: a walk of its nodes costs a
+  // fraction of a scan of its characters (a 4 KiB string is one node), which cost more than the
+  // parse itself for messages of large values.
+  if (!jsonDepthAtMost(envelope, limits.jsonDepthMax)) {
+    return fail("tooDeep", `nested deeper than ${limits.jsonDepthMax}`);
   }
   if (!isRecord(envelope)) return fail("schema", "envelope is not an object");
   if (envelope["v"] !== WIRE_VERSION) return fail("version", `envelope version ${String(envelope["v"])}`);

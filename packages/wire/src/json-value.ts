@@ -44,12 +44,24 @@ function isPlainObject(value: object): boolean {
  * Iterative, like isJsonValue.
  */
 export function jsonDepthAtMost(value: unknown, depthMax: number): boolean {
-  const pending: [unknown, number][] = [[value, 0]];
-  while (pending.length > 0) {
-    const [item, depth] = pending.pop() ?? [null, 0];
+  // Two parallel stacks rather than a pair per node: every decoded message is walked.
+  const items: unknown[] = [value];
+  const depths: number[] = [0];
+  for (let item = items.pop(); depths.length > 0; item = items.pop()) {
+    const depth = depths.pop() ?? 0;
     if (typeof item !== "object" || item === null) continue;
     if (depth + 1 > depthMax) return false;
-    for (const child of Object.values(item)) pending.push([child, depth + 1]);
+    if (Array.isArray(item)) {
+      for (let i = 0; i < item.length; i++) {
+        items.push((item as unknown[])[i]);
+        depths.push(depth + 1);
+      }
+    } else {
+      for (const key of Object.keys(item)) {
+        items.push((item as Record<string, unknown>)[key]);
+        depths.push(depth + 1);
+      }
+    }
   }
   return true;
 }

@@ -42,7 +42,6 @@ export {
   encodeService,
   decodeMessage,
   decodeService,
-  jsonDepth,
   type DecodeFailureReason,
   type DecodeFailure,
   type DecodeResult,
