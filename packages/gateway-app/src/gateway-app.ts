@@ -127,6 +127,8 @@ export function createGatewayApp(options: GatewayAppOptions): GatewayApp {
 
   const app = express();
   app.disable("x-powered-by");
+  // No ETag: express would hash every answer for it, POSTs included, and no client asks for one.
+  app.set("etag", false);
   app.set("query parser", "simple");
   app.use(securityHeaders);
   app.use(requestTelemetry(metrics));
@@ -166,6 +168,7 @@ export function createGatewayApp(options: GatewayAppOptions): GatewayApp {
     close: async () => {
       if (closing.signal.aborted) return;
       closing.abort();
+      proposals.close();
       await Promise.all([...streams].map((stream) => stream.end()));
       unsubscribeWaiters();
       cluster.close();

@@ -242,6 +242,23 @@ describe("ProposalService during a leader failover (fake clock, default limits)"
     stop();
     expect(cluster.calls).toHaveLength(sent);
   });
+
+  it("ends every wait at once when closed, and refuses what comes after", async () => {
+    const { cluster, leaders, service } = rig();
+    const stop = heartbeats(leaders, "p1", 3);
+    cluster.script = () => ({ status: "notLeader", leaderHint: null });
+    const waiting = submit(service, "r-closing");
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(waiting.current).toBeNull();
+    service.close();
+    await vi.advanceTimersByTimeAsync(0);
+    expect(waiting.current).toMatchObject({ ok: false, problem: { code: "unavailable" }, atMs: startMs + 1_000 });
+    expect(service.inflight).toBe(0);
+    const late = submit(service, "r-late");
+    await vi.advanceTimersByTimeAsync(0);
+    expect(late.current).toMatchObject({ ok: false, problem: { code: "unavailable", detail: "The gateway is stopping" } });
+    stop();
+  });
 });
 
 describe("proposeAttemptsWithin", () => {

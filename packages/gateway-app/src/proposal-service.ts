@@ -97,6 +97,9 @@ export class ProposalService {
   readonly #random: () => number;
   readonly #inflight = new Set<string>();
   #inflightBytes = 0;
+  /** Cancels each proposal waiting now (see `close`). */
+  readonly #cancels = new Set<() => void>();
+  #closed = false;
 
   constructor(options: {
     readonly cluster: ClusterPort;
@@ -117,18 +120,31 @@ export class ProposalService {
     this.#random = options.random ?? Math.random;
   }
 
+  /**
+   * Stops every wait: proposals in flight end at once (503 when no proposer took them, else 504),
+   * and later ones are refused with 503.
+   */
+  close(): void {
+    this.#closed = true;
+    for (const cancel of [...this.#cancels]) cancel();
+  }
+
   /** Proposals this gateway is waiting on now. */
   get inflight(): number {
     return this.#inflight.size;
   }
 
   /**
-   * Proposes `proposal` and resolves once it is decided, or throws an HttpProblem. `signal` aborts
+   * Proposes `proposal` and resolves once it is decided, or throws an HttpProblem. `gone` aborts
    * the waiting when the client goes away (the proposal itself may still be decided).
    */
-  async submit(proposal: Proposal, signal: AbortSignal): Promise<ProposalResult> {
+  async submit(proposal: Proposal, gone: AbortSignal): Promise<ProposalResult> {
     const { requestId } = proposal;
     const extensions = { requestId: shownRequestId(proposal) };
+    if (this.#closed) {
+      this.#metrics.proposals.inc({ outcome: "unavailable" });
+      throw this.#unavailable("The gateway is stopping", proposal);
+    }
     const bytes = requestBytes({ id: requestId, payload: proposal.value });
     if (bytes > this.#limits.requestBytesMax) {
       this.#metrics.proposals.inc({ outcome: "tooLarge" });
@@ -152,7 +168,7 @@ export class ProposalService {
     this.#inflight.add(requestId);
     this.#inflightBytes += bytes;
     try {
-      const result = await this.#run(proposal, signal);
+      const result = await this.#run(proposal, gone);
       this.#metrics.proposals.inc({ outcome: result.replayed ? "replayed" : "created" });
       return result;
     } catch (error) {
@@ -166,7 +182,7 @@ export class ProposalService {
     }
   }
 
-  async #run(proposal: Proposal, signal: AbortSignal): Promise<ProposalResult> {
+  async #run(proposal: Proposal, gone: AbortSignal): Promise<ProposalResult> {
     const deadlineMs = Date.now() + this.#limits.proposalTimeoutMs;
     const { requestId } = proposal;
     if (proposal.idempotencyKey !== null) {
@@ -176,20 +192,26 @@ export class ProposalService {
       if (found.result !== null) return this.#compare(proposal, found.result, true);
     }
     const waiter = this.#waiters.register(requestId);
-    // Every wait of the send loop ends at once on the delivery or when the client goes away.
-    const delivered = new AbortController();
-    // A reason of our own: abort() without one builds a DOMException, with its stack, per request.
-    void waiter.first.then(() => delivered.abort(DELIVERED));
-    const stop = AbortSignal.any([signal, delivered.signal]);
+    // Every wait of the send loop ends at once on the delivery, when the client goes away or when
+    // the service closes. One controller with a reason of our own for all three: abort() without
+    // one builds a DOMException with its stack, and AbortSignal.any cost 3 % of the gateway's CPU.
+    const stop = new AbortController();
+    const cancel = (): void => stop.abort(CANCELLED);
+    void waiter.first.then(() => stop.abort(DELIVERED));
+    if (gone.aborted) cancel();
+    gone.addEventListener("abort", cancel, { once: true });
+    this.#cancels.add(cancel);
     try {
-      const sent = await this.#send(proposal, waiter, deadlineMs, signal, stop);
+      const sent = await this.#send(proposal, waiter, deadlineMs, stop.signal);
       const event = waiter.settled() ? await waiter.first : null;
       if (event !== null) return await this.#settle(proposal, event);
+      // Not delivered, so an aborted stop means cancelled.
+      const cancelled = stop.signal.aborted;
       if (!sent.mayBeQueued) {
-        const why = signal.aborted ? "the client went away or the gateway is stopping" : sent.lastRefusal;
+        const why = cancelled ? "the client went away or the gateway is stopping" : sent.lastRefusal;
         throw this.#unavailable(`No proposer took the proposal: ${why}`, proposal);
       }
-      if (signal.aborted) {
+      if (cancelled) {
         throw new HttpProblem("outcomeUnknown", "Stopped waiting: the client went away or the gateway is stopping", {
           extensions: { requestId: shownRequestId(proposal) },
         });
@@ -201,12 +223,14 @@ export class ProposalService {
       );
     } finally {
       waiter.cancel();
+      gone.removeEventListener("abort", cancel);
+      this.#cancels.delete(cancel);
     }
   }
 
   /**
-   * Sends the request until its delivery comes, the deadline passes or `signal` aborts (`stop`
-   * aborts on the first or the last, and ends any wait at once). While no proposer holds it, every
+   * Sends the request until its delivery comes, the deadline passes or `stop` aborts (on the
+   * delivery, or when the proposal is cancelled; it ends any wait at once). While no proposer holds it, every
    * refusal ("notLeader", "overloaded", no responders, a timed-out reply) is retried after a
    * backoff pause, and while no leader is known (nor hinted) the first heartbeat is waited for. A
    * new leader hint is followed at once, but at most once between two pauses, so two proposers
@@ -219,10 +243,9 @@ export class ProposalService {
     proposal: Proposal,
     waiter: DeliveryWaiter,
     deadlineMs: number,
-    signal: AbortSignal,
     stop: AbortSignal,
   ): Promise<SendOutcome> {
-    const stopped = (): boolean => waiter.settled() || signal.aborted || Date.now() >= deadlineMs;
+    const stopped = (): boolean => waiter.settled() || stop.aborted || Date.now() >= deadlineMs;
     let attempts = 0;
     let refusals = 0;
     // The last leader hint not yet followed, from the proposer that refused with it.
@@ -400,8 +423,9 @@ export class ProposalService {
   }
 }
 
-/** Why a proposal's waits end once its delivery came: not an error, so no stack is captured. */
+/** Why a proposal's waits end: not errors, so no stack is captured. */
 const DELIVERED = Symbol("delivered");
+const CANCELLED = Symbol("cancelled");
 
 function outcomeOf(problem: HttpProblem): string {
   switch (problem.code) {

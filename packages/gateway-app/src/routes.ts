@@ -32,7 +32,7 @@ export interface RouteContext {
   readonly registry: Registry;
   /** True while the bus is connected. */
   readonly connected: () => boolean;
-  /** Aborts when the app closes: pending proposals stop waiting. */
+  /** Aborts when the app closes: /readyz then says so (the proposal service stops its own waits). */
   readonly closing: AbortSignal;
   /** Open streams, so that closing the app ends them. */
   readonly streams: Set<LogStreamHandle>;
@@ -64,7 +64,7 @@ export function gatewayRouter(ctx: RouteContext): Router {
       res.once("close", () => {
         if (!res.writableFinished) gone.abort(CLIENT_GONE);
       });
-      const result = await ctx.proposals.submit(proposal, AbortSignal.any([gone.signal, ctx.closing]));
+      const result = await ctx.proposals.submit(proposal, gone.signal);
       if (result.replayed) res.setHeader("Idempotent-Replayed", "true");
       res.setHeader("Location", `/v1/log/${result.entry.index}`);
       res.status(result.replayed ? 200 : 201).json({ ...entryBody(result.entry), requestId: shownRequestId(proposal) });
