@@ -256,7 +256,10 @@ describe("ProposalService during a leader failover (fake clock, default limits)"
     expect(service.inflight).toBe(0);
     const late = submit(service, "r-late");
     await vi.advanceTimersByTimeAsync(0);
-    expect(late.current).toMatchObject({ ok: false, problem: { code: "unavailable", detail: "The gateway is stopping" } });
+    expect(late.current).toMatchObject({
+      ok: false,
+      problem: { code: "unavailable", detail: "The gateway is stopping" },
+    });
     stop();
   });
 });

@@ -239,12 +239,7 @@ export class ProposalService {
    * At most `proposeAttemptsMax` requests in all, and none with less than `proposeReplyMinMs`
    * left. Throws 413 when the leader finds it too large.
    */
-  async #send(
-    proposal: Proposal,
-    waiter: DeliveryWaiter,
-    deadlineMs: number,
-    stop: AbortSignal,
-  ): Promise<SendOutcome> {
+  async #send(proposal: Proposal, waiter: DeliveryWaiter, deadlineMs: number, stop: AbortSignal): Promise<SendOutcome> {
     const stopped = (): boolean => waiter.settled() || stop.aborted || Date.now() >= deadlineMs;
     let attempts = 0;
     let refusals = 0;
