@@ -1,0 +1,125 @@
+// The floor under any REST gateway on this machine: a bare node:http server with no consensus,
+// which reads the JSON body and answers 201 with an entry as the gateway does, driven by the same
+// closed-loop load (undici, one keep-alive connection per client) and CPU accounting as
+// `npm run bench`. What it measures bounds what a Node gateway can reach here, and shows what the
+// load generator itself takes from the two shared cores.
+//
+//   npm run bench:floor [-- --clients 1,64,256 --duration 5 --warmup 2]
+//
+// The server is this file run with --serve PORT, a child of the bench; it is killed when done.
+import { type ChildProcess, spawn } from "node:child_process";
+import { createServer } from "node:http";
+import { once } from "node:events";
+import { parseArgs } from "node:util";
+import { BenchWriteSource } from "./lib/bench-write.ts";
+import { listenPort } from "./lib/free-port.ts";
+import { httpWriteTarget } from "./lib/http-write-target.ts";
+import { sampleCpu } from "./lib/process-cpu.ts";
+import { formatNumber, formatTable } from "./lib/text-table.ts";
+import { runClosedLoopLoad } from "./lib/write-load.ts";
+
+/** The size of every value, as in the comparison with etcd. */
+const VALUE_BYTES = 100;
+
+const { values } = parseArgs({
+  options: {
+    serve: { type: "string" },
+    clients: { type: "string", default: "1,64,256" },
+    duration: { type: "string", default: "5" },
+    warmup: { type: "string", default: "2" },
+  },
+});
+
+if (values.serve !== undefined) serve(Number(values.serve));
+else await measure();
+
+function serve(port: number): void {
+  let index = 0;
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => {
+      const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { value: unknown };
+      const at = index++;
+      const text = JSON.stringify({ index: at, value: body.value, requestId: `r-${at}` });
+      res.writeHead(201, {
+        "content-type": "application/json; charset=utf-8",
+        "content-length": Buffer.byteLength(text),
+        location: `/v1/log/${at}`,
+      });
+      res.end(text);
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  server.listen(port, "127.0.0.1", () => process.stdout.write("listening\n"));
+}
+
+async function measure(): Promise<void> {
+  const clientCounts = values.clients.split(",").map(Number);
+  const durationMs = Number(values.duration) * 1000;
+  const warmupMs = Number(values.warmup) * 1000;
+  if (clientCounts.some((n) => !Number.isSafeInteger(n) || n < 1) || !(durationMs > 0) || !(warmupMs >= 0)) {
+    console.error("usage: npm run bench:floor [-- --clients 1,64,256 --duration S --warmup S]");
+    process.exit(2);
+  }
+  const port = await listenPort();
+  const child: ChildProcess = spawn(process.execPath, [import.meta.filename, "--serve", String(port)], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  process.once("exit", () => child.kill("SIGKILL"));
+  await once(child.stdout ?? child, "data");
+  const pid = child.pid ?? 0;
+  const rows: string[][] = [];
+  try {
+    for (const clients of clientCounts) {
+      console.log(`[floor] ${clients} clients: ${warmupMs / 1000} s warm-up, ${durationMs / 1000} s measured`);
+      const result = await runClosedLoopLoad({
+        target: httpWriteTarget({
+          origin: `http://127.0.0.1:${port}`,
+          path: "/v1/proposals",
+          // What the bench sends our gateway: a bearer token of the same length, the same body.
+          headers: { "content-type": "application/json", authorization: `Bearer ${"t".repeat(43)}` },
+          body: (write) => JSON.stringify({ value: write.value }),
+          answer: (status, text) => {
+            if (status !== 201) return { ok: false, error: `status ${status}` };
+            const answer = JSON.parse(text) as { index: number; requestId: string };
+            return { ok: true, position: answer.index, requestId: answer.requestId };
+          },
+        }),
+        writes: new BenchWriteSource(`floor-${clients}`, VALUE_BYTES),
+        warmupMs,
+        durationMs,
+        clients,
+        onAcknowledged: () => undefined,
+        sampleSystemCpu: () => sampleCpu([pid]),
+        progress: () => undefined,
+        signal: new AbortController().signal,
+      });
+      const perK = (seconds: number): string => formatNumber((1000 * seconds) / Math.max(1, result.succeeded), 3);
+      rows.push([
+        String(clients),
+        formatNumber(result.writesPerSecond, 0),
+        `${formatNumber(result.latencyMs?.p50 ?? null, 2)} / ${formatNumber(result.latencyMs?.p99 ?? null, 2)}`,
+        String(result.errorCount),
+        result.cpu === null ? "n/a" : perK(result.cpu.cpuSeconds),
+        perK(result.generatorCpuSeconds),
+      ]);
+    }
+  } finally {
+    child.kill("SIGKILL");
+  }
+  console.log(
+    "\nA bare node:http server (no consensus), same load generator and CPU accounting as npm run bench:\n\n" +
+      formatTable(
+        [
+          { header: "clients", align: "right" },
+          { header: "requests/s", align: "right" },
+          { header: "p50 / p99 ms", align: "right" },
+          { header: "errors", align: "right" },
+          { header: "server CPU-s per 1k", align: "right" },
+          { header: "bench process CPU-s per 1k", align: "right" },
+        ],
+        rows,
+      ),
+  );
+}
