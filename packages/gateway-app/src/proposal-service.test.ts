@@ -46,8 +46,11 @@ class ScriptedCluster implements ClusterPort {
     return Promise.resolve({ answered: 1, result: { entries: [], next: from } });
   }
 
+  /** How long an Idempotency-Key's lookup takes; it finds nothing. */
+  lookupMs = 0;
+
   lookup(): Promise<LearnerRead<LogEntryView | null>> {
-    return Promise.resolve({ answered: 1, result: null });
+    return new Promise((resolve) => setTimeout(() => resolve({ answered: 1, result: null }), this.lookupMs));
   }
 
   learnerStatuses(): Promise<[]> {
@@ -260,6 +263,23 @@ describe("ProposalService during a leader failover (fake clock, default limits)"
       ok: false,
       problem: { code: "unavailable", detail: "The gateway is stopping" },
     });
+    stop();
+  });
+
+  it("ends a keyed proposal closed while its Idempotency-Key was being looked up", async () => {
+    const { cluster, leaders, service } = rig();
+    const stop = heartbeats(leaders, "p1", 3);
+    cluster.script = () => ({ status: "notLeader", leaderHint: null });
+    cluster.lookupMs = 50;
+    const outcome: { current: HttpProblem | null } = { current: null };
+    void service
+      .submit({ requestId: "c:k", value: "v", idempotencyKey: "k" }, new AbortController().signal)
+      .catch((error: unknown) => (outcome.current = error as HttpProblem));
+    await vi.advanceTimersByTimeAsync(10);
+    service.close();
+    await vi.advanceTimersByTimeAsync(40);
+    expect(outcome.current).toMatchObject({ code: "unavailable" });
+    expect(cluster.calls).toHaveLength(0);
     stop();
   });
 });

@@ -198,9 +198,10 @@ export class ProposalService {
     const stop = new AbortController();
     const cancel = (): void => stop.abort(CANCELLED);
     void waiter.first.then(() => stop.abort(DELIVERED));
-    if (gone.aborted) cancel();
     gone.addEventListener("abort", cancel, { once: true });
     this.#cancels.add(cancel);
+    // Gone, or closed, while the idempotency lookup above ran.
+    if (gone.aborted || this.#closed) cancel();
     try {
       const sent = await this.#send(proposal, waiter, deadlineMs, stop.signal);
       const event = waiter.settled() ? await waiter.first : null;
@@ -230,14 +231,14 @@ export class ProposalService {
 
   /**
    * Sends the request until its delivery comes, the deadline passes or `stop` aborts (on the
-   * delivery, or when the proposal is cancelled; it ends any wait at once). While no proposer holds it, every
-   * refusal ("notLeader", "overloaded", no responders, a timed-out reply) is retried after a
-   * backoff pause, and while no leader is known (nor hinted) the first heartbeat is waited for. A
+   * delivery, or when the proposal is cancelled; it ends any wait at once). While no proposer holds
+   * it, every refusal ("notLeader", "overloaded", no responders, a timed-out reply) is retried after
+   * a backoff pause, and while no leader is known (nor hinted) the first heartbeat is waited for. A
    * new leader hint is followed at once, but at most once between two pauses, so two proposers
-   * pointing at each other cannot spin. Once a proposer queued it, waits for the delivery, and
-   * sends it again when the heartbeats name another leader (the holder may have crashed with it).
-   * At most `proposeAttemptsMax` requests in all, and none with less than `proposeReplyMinMs`
-   * left. Throws 413 when the leader finds it too large.
+   * pointing at each other cannot spin. Once a proposer queued it, waits for the delivery, and sends
+   * it again when the heartbeats name another leader (the holder may have crashed with it). At most
+   * `proposeAttemptsMax` requests in all, and none with less than `proposeReplyMinMs` left. Throws
+   * 413 when the leader finds it too large.
    */
   async #send(proposal: Proposal, waiter: DeliveryWaiter, deadlineMs: number, stop: AbortSignal): Promise<SendOutcome> {
     const stopped = (): boolean => waiter.settled() || stop.aborted || Date.now() >= deadlineMs;
