@@ -26,6 +26,43 @@ describe("slot values", () => {
     expect(sameSlotValue(batch(["r1", "1"]), batch(["r1", 1]))).toBe(false);
   });
 
+  it("says what comparing slotValueKeys says, for every pair of payloads", () => {
+    const payloads: unknown[] = [
+      "x",
+      "[]",
+      "",
+      "1",
+      1,
+      0,
+      -0,
+      1.5,
+      true,
+      false,
+      null,
+      [],
+      ["x"],
+      [1, 2],
+      {},
+      { a: 1 },
+      { a: 1, b: 2 },
+      { b: 2, a: 1 },
+      { a: [1, { b: "x" }] },
+      { a: [1, { b: "y" }] },
+    ];
+    for (const x of payloads) {
+      for (const y of payloads) {
+        const a = batch(["r1", x], ["r2", "same"]);
+        // A copy: values decoded from two messages never share objects.
+        const b = batch(["r1", y === undefined ? y : JSON.parse(JSON.stringify(y))], ["r2", "same"]);
+        expect(sameSlotValue(a, b), `${JSON.stringify(x)} vs ${JSON.stringify(y)}`).toBe(
+          slotValueKey(a) === slotValueKey(b),
+        );
+      }
+    }
+    expect(sameSlotValue(batch(["r1", "x"]), batch(["r1", "x"], ["r2", "y"]))).toBe(false);
+    expect(sameSlotValue(batch(["r1", "x"], ["r2", "y"]), batch(["r1", "x"]))).toBe(false);
+  });
+
   it("tells a no-op apart from every batch, even an empty one", () => {
     expect(sameSlotValue(NOOP, { kind: "noop" })).toBe(true);
     expect(sameSlotValue(NOOP, batch())).toBe(false);
