@@ -45,8 +45,8 @@ Scenarios:
 ${SCENARIOS.map((s) => `  ${s.name.padEnd(15)}${s.summary}${s.runsByDefault ? " (default)" : ""}`).join("\n")}
 
 Logs, data folders and results.json go to a new folder under ${tmpdir()}, printed at the start;
-versus-etcd also writes bench/results/latest.{md,svg,json}, unless run with --quick,
---without-etcd, --profile or --limits and its kin (experiments stay in the run folder).
+versus-etcd also writes bench/results/latest.{md,svg,json}, but only when run with the
+defaults (any flag but --only and --keep-data makes an experiment, which stays in the run folder).
 Ctrl-C stops the running systems and exits; a second Ctrl-C kills them at once.
 Exit codes: 0 done, 1 a system failed (its round has no result) or the run failed, 2 bad flags or
 a missing server, 130 stopped by Ctrl-C.

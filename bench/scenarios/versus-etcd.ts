@@ -85,12 +85,15 @@ interface Settings {
   readonly warmupSeconds: number;
   readonly durationSeconds: number;
   /**
-   * True only for a run that stands for the defaults against etcd: not --quick, --without-etcd,
-   * --profile (it slows every service) nor --limits and its kin; their results stay in the run
-   * folder, so that an experiment never replaces the committed comparison.
+   * True only for a run of the defaults: any flag but --only and --keep-data makes it an
+   * experiment (fewer cells, shorter windows, other limits, a profiler slowing every service),
+   * whose results stay in the run folder, so that it never replaces the committed comparison.
    */
   readonly writeBenchResults: boolean;
 }
+
+/** Flags that leave a run measuring what a default run measures. */
+const RESULT_NEUTRAL_FLAGS: ReadonlySet<string> = new Set(["only", "keep-data"]);
 
 function settingsOf(context: ScenarioContext): Settings {
   return {
@@ -101,11 +104,7 @@ function settingsOf(context: ScenarioContext): Settings {
     rateShares: context.quick ? QUICK.rateShares : RATE_SHARES,
     warmupSeconds: context.warmupSeconds,
     durationSeconds: context.durationSeconds,
-    writeBenchResults:
-      !context.quick &&
-      !context.withoutEtcd &&
-      context.profileDir === null &&
-      Object.keys(context.paxosEnv).length === 0,
+    writeBenchResults: Object.keys(context.flags).every((flag) => RESULT_NEUTRAL_FLAGS.has(flag)),
   };
 }
 
