@@ -671,3 +671,50 @@ describe("rate limit per client", () => {
     }
   });
 });
+
+describe("refused credentials per address", () => {
+  const WRONG = "not-a-known-token-at-all";
+
+  it("an address refused authFailuresMax times gets 429 with Retry-After, even with a good token; probes and open paths do not", async () => {
+    await started(await tokensAuth(), { authFailuresMax: 3, authFailureWindowMs: 60_000 });
+    for (let i = 0; i < 3; i++) await expectProblem(await get("/v1/log", WRONG), 401, "invalidToken");
+    await expectProblem(await get("/v1/log", null), 429, "tooManyRequests");
+    const held = await get("/v1/log", ALICE_TOKEN);
+    const body = await expectProblem(held, 429, "tooManyRequests");
+    expect(body["detail"]).toMatch(/More than 3 requests from this address were refused for their credentials/);
+    const retryAfter = Number(held.headers.get("retry-after"));
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    await expectProblem(
+      await postProposal(gw?.url ?? "", { value: 1 }, { token: ALICE_TOKEN }),
+      429,
+      "tooManyRequests",
+    );
+    expect(leader.received).toEqual([]);
+    expect((await get("/healthz", null)).status).toBe(200);
+    expect((await get("/metrics", null)).status).toBe(200);
+  });
+
+  it("the hold ends with its window", async () => {
+    await started(await tokensAuth(), { authFailuresMax: 2, authFailureWindowMs: 300 });
+    for (let i = 0; i < 2; i++) await expectProblem(await get("/v1/log", WRONG), 401, "invalidToken");
+    await expectProblem(await get("/v1/log", ALICE_TOKEN), 429, "tooManyRequests");
+    await expect.poll(async () => (await get("/v1/log", ALICE_TOKEN)).status, { timeout: 2_000 }).toBe(200);
+  });
+
+  it("answers other than 401 are not counted: successes and 403s", async () => {
+    await started(await tokensAuth(), { authFailuresMax: 2, authFailureWindowMs: 60_000 });
+    for (let i = 0; i < 5; i++) expect((await get("/v1/log", ALICE_TOKEN)).status).toBe(200);
+    for (let i = 0; i < 3; i++) {
+      const refused = await postProposal(gw?.url ?? "", { value: 1 }, { token: READER_TOKEN });
+      await expectProblem(refused, 403, "insufficientScope");
+    }
+    expect((await get("/v1/log", ALICE_TOKEN)).status).toBe(200);
+  });
+
+  it("0 turns it off", async () => {
+    await started(await tokensAuth(), { authFailuresMax: 0 });
+    for (let i = 0; i < 10; i++) await expectProblem(await get("/v1/log", WRONG), 401, "invalidToken");
+    expect((await get("/v1/log", ALICE_TOKEN)).status).toBe(200);
+  });
+});

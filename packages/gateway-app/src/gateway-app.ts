@@ -15,7 +15,7 @@ import { createLimitedServer } from "./http-server.ts";
 import { LeaderTracker } from "./leader-tracker.ts";
 import type { LogStreamHandle } from "./log-stream.ts";
 import { ProposalService } from "./proposal-service.ts";
-import { clientRateLimit } from "./rate-limit.ts";
+import { authFailureLimit, clientRateLimit } from "./rate-limit.ts";
 import { requestTelemetry } from "./request-telemetry.ts";
 import { gatewayRouter } from "./routes.ts";
 
@@ -132,6 +132,8 @@ export function createGatewayApp(options: GatewayAppOptions): GatewayApp {
   app.set("query parser", "simple");
   app.use(securityHeaders);
   app.use(requestTelemetry(metrics));
+  // An address that keeps sending refused credentials is held back before its tokens are checked.
+  app.use(authFailureLimit(auth, limits, logger));
   // Authenticated before the limit, which counts by client, and before any route reads a body.
   app.use(authenticate(auth));
   app.use(clientRateLimit(limits, logger));

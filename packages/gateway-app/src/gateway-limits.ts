@@ -93,6 +93,17 @@ export interface GatewayLimits {
    * two windows.
    */
   readonly rateLimitWindowMs: number;
+  /**
+   * Refused authentications (401) one address (IPv6 per /56) may cause per `authFailureWindowMs`.
+   * Past it, that address's requests to paths that need a token are answered 429 with
+   * `Retry-After` before any token is looked at, until the window ends. It bounds what a flood of
+   * forged or guessed tokens costs the gateway (a JWT's signature check is the costliest thing a
+   * refused request makes it do) and how fast anyone can guess. Requests already in flight when
+   * the count is reached still finish. 0 turns it off.
+   */
+  readonly authFailuresMax: number;
+  /** The window of `authFailuresMax`. */
+  readonly authFailureWindowMs: number;
 }
 
 /** The limits that follow from the protocol's: what the cluster's processes accept and decide. */
@@ -126,6 +137,10 @@ const BASE_LIMITS: Omit<GatewayLimits, "proposeAttemptsMax" | ProtocolDerived> =
   acceptorStatusStaleMs: 5_000,
   rateLimitRequestsMax: 10_000,
   rateLimitWindowMs: 1_000,
+  // A client with a wrong token fails on every request anyway; 50 in 10 s leaves it room to
+  // report the failure, holds a flood to 5 refusals a second, and lifts within 10 s.
+  authFailuresMax: 50,
+  authFailureWindowMs: 10_000,
 };
 
 /**

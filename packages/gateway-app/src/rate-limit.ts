@@ -1,7 +1,7 @@
 import type { RequestHandler } from "express";
-import { type AugmentedRequest, ipKeyGenerator, rateLimit } from "express-rate-limit";
+import { type AugmentedRequest, ipKeyGenerator, MemoryStore, type Options, rateLimit } from "express-rate-limit";
 import type { Logger } from "pino";
-import { clientOf } from "./authentication.ts";
+import { clientOf, type GatewayAuth, isOpenPath } from "./authentication.ts";
 import type { GatewayLimits } from "./gateway-limits.ts";
 import { HttpProblem } from "./problem.ts";
 
@@ -55,4 +55,46 @@ export function clientRateLimit(limits: GatewayLimits, logger: Logger): RequestH
       error: (error, message) => logger.error({ err: error }, message ?? "rate limiter error"),
     },
   });
+}
+
+/**
+ * The middleware that holds back an address whose requests were refused 401 `authFailuresMax`
+ * times within `authFailureWindowMs` (see GatewayLimits): mounted before `authenticate`, it
+ * answers that address's requests to paths that need a token 429 with `Retry-After` until the
+ * window ends, without looking at their tokens. Counts are kept in express-rate-limit's
+ * MemoryStore (fixed windows; only the addresses of the last two windows are held), counted when
+ * a 401 answer is sent. A pass-through when the limit is 0 or nothing needs a token.
+ */
+export function authFailureLimit(auth: GatewayAuth, limits: GatewayLimits, logger: Logger): RequestHandler {
+  if (limits.authFailuresMax === 0 || auth.mode === "none") return (_req, _res, next) => next();
+  const store = new MemoryStore();
+  // The store reads only the window from the options a rate limiter would pass it.
+  store.init({ windowMs: limits.authFailureWindowMs } as Options);
+  return async (req, res, next) => {
+    if (isOpenPath(auth, req.path)) return next();
+    const address = ipKeyGenerator(req.ip ?? "unknown");
+    const failures = await store.get(address);
+    if (failures !== undefined && failures.totalHits >= limits.authFailuresMax) {
+      const endsMs = failures.resetTime?.getTime() ?? Date.now() + limits.authFailureWindowMs;
+      const retryAfterSeconds = Math.max(1, Math.ceil((endsMs - Date.now()) / 1_000));
+      throw new HttpProblem(
+        "tooManyRequests",
+        `More than ${limits.authFailuresMax} requests from this address were refused for their credentials in ` +
+          `${limits.authFailureWindowMs} ms; retry after ${retryAfterSeconds} s`,
+        { headers: { "Retry-After": String(retryAfterSeconds) } },
+      );
+    }
+    res.once("finish", () => {
+      if (res.statusCode !== 401) return;
+      void store.increment(address).then((counted) => {
+        if (counted.totalHits === limits.authFailuresMax) {
+          logger.warn(
+            { address, failures: counted.totalHits, until: counted.resetTime?.toISOString() },
+            "holding back an address after repeated refused credentials",
+          );
+        }
+      });
+    });
+    next();
+  };
 }
