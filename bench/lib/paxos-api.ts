@@ -87,3 +87,37 @@ export async function readPaxosLog(
     await sleep(POLL_INTERVAL_MS);
   }
 }
+
+/** How far the cluster's log has come: client values delivered and slots decided (no-ops too). */
+export interface DecidedCount {
+  readonly values: number;
+  readonly slots: number;
+}
+
+/**
+ * What the furthest learner of `system` has decided, from GET /v1/cluster; null when it cannot
+ * say (no learner answered, or the answer is not what the gateway sends). The difference of two
+ * readings gives how many client values the slots between them carried.
+ */
+export async function readDecided(system: SystemUnderTest, signal: AbortSignal): Promise<DecidedCount | null> {
+  try {
+    const response = await fetch(`${system.baseUrl}/v1/cluster`, {
+      headers: system.requestHeaders,
+      signal: AbortSignal.any([signal, AbortSignal.timeout(LOG_READ_TIMEOUT_MS)]),
+    });
+    if (response.status !== 200) return null;
+    const body = (await response.json()) as { learners?: { nextIndex?: unknown; nextSlot?: unknown }[] };
+    const learners = (body.learners ?? []).filter(
+      (l): l is { nextIndex: number; nextSlot: number } =>
+        typeof l.nextIndex === "number" && typeof l.nextSlot === "number",
+    );
+    if (learners.length === 0) return null;
+    return {
+      values: Math.max(...learners.map((l) => l.nextIndex)),
+      slots: Math.max(...learners.map((l) => l.nextSlot)),
+    };
+  } catch {
+    throwIfAborted(signal);
+    return null;
+  }
+}

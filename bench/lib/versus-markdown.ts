@@ -189,7 +189,7 @@ export function everyRoundTable(results: VersusResults): string {
   const rows: string[][] = [];
   for (const run of results.systemRounds) {
     if (run.failure !== null) {
-      rows.push([run.system, String(run.round), `${NO_RESULT}: ${run.failure}`, "", "", "", "", "", "", "", ""]);
+      rows.push([run.system, String(run.round), `${NO_RESULT}: ${run.failure}`, "", "", "", "", "", "", "", "", ""]);
       continue;
     }
     for (const m of run.cells) {
@@ -205,6 +205,7 @@ export function everyRoundTable(results: VersusResults): string {
         formatCount(m.errorCount),
         formatCount(m.skipped),
         formatCpu(m.cpuSecondsPer1kWrites),
+        m.valuesPerSlot === null ? "" : m.valuesPerSlot.toFixed(1),
       ]);
     }
   }
@@ -221,6 +222,7 @@ export function everyRoundTable(results: VersusResults): string {
       { header: "errors", align: "right" },
       { header: "skipped", align: "right" },
       { header: "CPU-s/1k", align: "right" },
+      { header: "values/slot", align: "right" },
     ],
     rows,
   );

@@ -82,6 +82,12 @@ export interface CellMeasurement extends Pick<
   readonly generatorCpuSeconds: number;
   /** Each process, with the pid and label /proc gave it. */
   readonly cpuByProcess: readonly { readonly pid: number; readonly label: string; readonly cpuSeconds: number }[];
+  /**
+   * Client values per slot the cluster decided during the cell, warm-up included: how full its
+   * slots were, and so how many writes share each slot's messages and store writes. Null for
+   * etcd, and when the cluster could not say.
+   */
+  readonly valuesPerSlot: number | null;
 }
 
 /** How one system's round went: measured and checked, or why it has no result. */

@@ -9,7 +9,7 @@ import { type ExactlyOnceResult, KeyValueCheck, LogCheck, valueKey } from "./exa
 import { httpWriteTarget } from "./http-write-target.ts";
 import { startServing, stopSystem, waitUntilServing } from "./measure-row.ts";
 import { connectNatsWriteTarget, findNatsLogin, type NatsWriteTarget } from "./nats-write-target.ts";
-import { paxosProposalApi, readPaxosLog } from "./paxos-api.ts";
+import { type DecidedCount, paxosProposalApi, readDecided, readPaxosLog } from "./paxos-api.ts";
 import { type PaxosCluster, startFreshPaxosCluster } from "./paxos-cluster.ts";
 import { proposalRequest } from "./proposal-request.ts";
 import type { StopOutcome, SystemUnderTest } from "./system-under-test.ts";
@@ -38,6 +38,8 @@ export interface RunningSystem {
   targetForCell(signal: AbortSignal): Promise<{ readonly target: WriteTarget; readonly writesTo: string }>;
   /** The name a process gets in the CPU tables (`etcd leader`, `acceptor`, `redis-server` ...). */
   processLabel(pid: number, label: string): string;
+  /** How far its log has come (ours; null for etcd, and when it cannot say): see `readDecided`. */
+  decided(signal: AbortSignal): Promise<DecidedCount | null>;
   /** Reads back what the system stored and checks every acknowledged write in it exactly once. */
   check(acknowledged: readonly AcknowledgedBenchWrite[], signal: AbortSignal): Promise<ExactlyOnceResult>;
   /** Releases what the bench holds open on it (the NATS client), then stops it. */
@@ -109,6 +111,7 @@ async function startEtcd(options: SystemStartOptions): Promise<RunningSystem> {
       if (member === undefined) return "etcd";
       return member.pid === leader?.pid ? "etcd leader" : "etcd follower";
     },
+    decided: () => Promise.resolve(null),
     check: async (acknowledged, signal) => {
       const check = new KeyValueCheck(acknowledgedOf(acknowledged));
       const from = leader ?? (await findEtcdLeader(cluster, signal));
@@ -167,6 +170,7 @@ async function startPaxos(
       return Promise.resolve({ target: httpWriteTarget(api), writesTo: `the gateway ${api.origin}` });
     },
     processLabel: (_pid, label) => label,
+    decided: (signal) => readDecided(cluster, signal),
     check: (acknowledged, signal) => checkPaxosLog(cluster, acknowledged, signal),
     stop: (say) => stopSystem(cluster, say),
   };
@@ -190,6 +194,7 @@ async function startPaxosNats(options: SystemStartOptions): Promise<RunningSyste
     system: cluster,
     targetForCell: () => Promise.resolve({ target, writesTo: target.description }),
     processLabel: (_pid, label) => label,
+    decided: (signal) => readDecided(cluster, signal),
     check: (acknowledged, signal) => checkPaxosLog(cluster, acknowledged, signal),
     stop: async (say) => {
       await target.close().catch((error: unknown) => say(`closing the native client failed: ${String(error)}`));

@@ -513,6 +513,7 @@ async function runCell(
   const { target, writesTo } = await running.targetForCell(context.signal);
   // Listed now, while the system is steady: sampling only these keeps the window's edges short.
   const processes = treeProcesses(running.system.rootPids);
+  const decidedBefore = await running.decided(context.signal);
   say(`${label}: ${settings.warmupSeconds} s warm-up, ${settings.durationSeconds} s measured; writes to ${writesTo}`);
   const common = {
     target,
@@ -547,6 +548,12 @@ async function runCell(
   if (gone !== null) {
     throw new BenchError(`${running.name} stopped during ${label} (${gone}); its log: ${running.system.logPath}`);
   }
+  const decidedAfter = await running.decided(context.signal);
+  const slots = decidedBefore === null || decidedAfter === null ? 0 : decidedAfter.slots - decidedBefore.slots;
+  const valuesPerSlot =
+    decidedBefore === null || decidedAfter === null || slots <= 0
+      ? null
+      : (decidedAfter.values - decidedBefore.values) / slots;
   const cpuByProcess = (load.cpu?.processes ?? []).map((p) => ({
     pid: p.pid,
     label: running.processLabel(p.pid, p.label),
@@ -565,12 +572,14 @@ async function runCell(
     generatorCpuSeconds: load.generatorCpuSeconds,
     cpuSecondsPer1kWrites: load.cpuSecondsPer1kWrites,
     cpuByProcess,
+    valuesPerSlot,
   };
   const errors = Object.entries(load.errors).map(([kind, n]) => `${n}× ${kind}`);
   say(
     `${label}: ${formatNumber(load.writesPerSecond, 0)} writes/s, p50 ${formatMs(load.latencyMs?.p50 ?? null)} ms, ` +
       `p99 ${formatMs(load.latencyMs?.p99 ?? null)} ms, p99.9 ${formatMs(load.latencyMs?.p999 ?? null)} ms, ` +
       `max ${formatMs(load.latencyMs?.max ?? null)} ms, CPU ${load.cpuSecondsPer1kWrites === null ? "n/a" : load.cpuSecondsPer1kWrites.toFixed(3)} s per 1k writes` +
+      (valuesPerSlot === null ? "" : `, ${valuesPerSlot.toFixed(1)} values per slot`) +
       (errors.length > 0 ? `, errors: ${errors.join(", ")}` : ", no errors") +
       (load.skipped > 0 ? `, ${load.skipped} skipped` : "") +
       (load.unanswered > 0 ? `, ${load.unanswered} unanswered at the drain's bound` : ""),
@@ -608,6 +617,9 @@ function reportNotes(
       "cluster still runs (and is counted) but serves no request.",
     "Each system starts once per round with empty data folders, its cells run one after another on it, and its " +
       "exactly-once check reads back everything it stored after its last cell.",
+    "Values/slot (every round, ours only): client values the learners delivered during the cell, warm-up included, " +
+      "divided by the slots decided (GET /v1/cluster before and after): how many writes shared each slot's accept, " +
+      "votes, store writes and delivery.",
   );
   const lagging: string[] = [];
   for (const r of records) {

@@ -6,7 +6,13 @@ export const CLOSED_1: CellSpec = { kind: "closed", clients: 1, valueBytes: 100 
 export const CLOSED_64: CellSpec = { kind: "closed", clients: 64, valueBytes: 100 };
 export const OPEN_50: CellSpec = { kind: "open", ratePerSecond: 500, rateShare: 0.5, valueBytes: 100 };
 
-export function measured(cell: CellSpec, writesPerSecond: number, p50: number, cpuSeconds: number): CellMeasurement {
+export function measured(
+  cell: CellSpec,
+  writesPerSecond: number,
+  p50: number,
+  cpuSeconds: number,
+  valuesPerSlot: number | null = null,
+): CellMeasurement {
   const succeeded = writesPerSecond * 10;
   return {
     cell,
@@ -24,6 +30,7 @@ export function measured(cell: CellSpec, writesPerSecond: number, p50: number, c
       { pid: 1, label: "acceptor", cpuSeconds: cpuSeconds / 2 },
       { pid: 2, label: "acceptor", cpuSeconds: cpuSeconds / 2 },
     ],
+    valuesPerSlot,
   };
 }
 
@@ -53,7 +60,11 @@ export function fixture(systems: readonly SystemName[] = ["etcd", "paxos"]): Ver
         round: 1,
         failure: null,
         check: ok,
-        cells: [measured(CLOSED_1, 150, 6, 9), measured(CLOSED_64, 500, 80, 15), measured(OPEN_50, 450, 100, 9)],
+        cells: [
+          measured(CLOSED_1, 150, 6, 9, 1),
+          measured(CLOSED_64, 500, 80, 15, 17.25),
+          measured(OPEN_50, 450, 100, 9),
+        ],
       },
       {
         system: "etcd",

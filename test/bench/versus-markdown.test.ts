@@ -84,6 +84,15 @@ describe("the other tables", () => {
     expect(everyRoundTable(fixture())).toContain("no result: exactly-once check failed (1 lost");
   });
 
+  it("every round: a cell shows how many values its slots carried, when the system said", () => {
+    const lines = everyRoundTable(fixture()).split("\n");
+    const row = (system: string, cell: string): string =>
+      lines.find((line) => line.startsWith(`| ${system} `) && line.includes("|     1 |") && line.includes(cell)) ?? "";
+    expect(row("paxos", "64 clients")).toMatch(/\|\s+17\.3 \|$/);
+    expect(row("paxos", "1 client,")).toMatch(/\|\s+1\.0 \|$/);
+    expect(row("etcd", "64 clients")).toMatch(/\|\s+\|$/);
+  });
+
   it("CPU by process groups processes by label and adds the bench's own", () => {
     const table = cpuByProcessTable(fixture(), "paxos") ?? "";
     expect(table).toContain("acceptor ×2");
