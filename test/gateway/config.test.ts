@@ -190,7 +190,7 @@ describe("PAXOS_LIMITS and PAXOS_GATEWAY_LIMITS", () => {
     });
     expect(config.protocolLimits).toEqual({ ...DEFAULT_LIMITS, inflightSlotsMax: 16 });
     expect(config.gatewayLimits).toEqual({ inflightProposalsMax: 500, inflightProposalBytesMax: 1_000_000 });
-    expect(problemsOf({ ...NONE, PAXOS_LIMITS: '{"requestBytesMax":65536}' })).toEqual([
+    expect(problemsOf({ ...NONE, PAXOS_LIMITS: '{"requestBytesMax":262144}' })).toEqual([
       "PAXOS_LIMITS: requestBytesMax exceeds batchBytesMax",
     ]);
   });

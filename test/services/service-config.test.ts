@@ -47,7 +47,7 @@ describe("service configuration", () => {
 
   it("proposer: names protocol limits that do not fit together, and an unknown host limit", async () => {
     const base = { PAXOS_ACCEPTOR_IDS: "a1,a2,a3", PAXOS_PROPOSER_NAME: "p1", NATS_PASSWORD: "test-password" };
-    const mismatch = await runWith("proposer", { ...base, PAXOS_LIMITS: '{"requestBytesMax":65536}' });
+    const mismatch = await runWith("proposer", { ...base, PAXOS_LIMITS: '{"requestBytesMax":262144}' });
     expect(mismatch.code).toBe(EXIT_CONFIG);
     expect(mismatch.output).toContain("PAXOS_LIMITS: requestBytesMax exceeds batchBytesMax");
     const unknown = await runWith("proposer", { ...base, PAXOS_HOST_LIMITS: '{"tickMs":5}' });

@@ -79,7 +79,7 @@ export function authFailureLimit(auth: GatewayAuth, limits: GatewayLimits, logge
       const retryAfterSeconds = Math.max(1, Math.ceil((endsMs - Date.now()) / 1_000));
       throw new HttpProblem(
         "tooManyRequests",
-        `More than ${limits.authFailuresMax} requests from this address were refused for their credentials in ` +
+        `${limits.authFailuresMax} requests from this address were refused for their credentials within ` +
           `${limits.authFailureWindowMs} ms; retry after ${retryAfterSeconds} s`,
         { headers: { "Retry-After": String(retryAfterSeconds) } },
       );
