@@ -82,9 +82,10 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   slotsAheadMax: 1_024,
   roundsAheadMax: 2 ** 32,
   batchRequestsMax: 128,
-  // Measured with `npm run bench` (issue 11): 4 KiB values filled a 32 KiB slot at 7 and every
+  // Measured with `npm run bench` (issue 11): 4 KiB values filled a 32 KiB slot at 7, and every
   // slot costs each process a message and a store write whatever it carries; at 128 KiB slots
-  // held 13-26 of them and CPU per write fell by a quarter in the same run.
+  // held 13-26 of them, and CPU per 4 KiB write fell by 24-29 % on the native path (one run of
+  // the same command for each size).
   batchBytesMax: 128 * 1024,
   requestBytesMax: 16 * 1024,
   pendingRequestsMax: 10_000,
