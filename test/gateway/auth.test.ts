@@ -675,7 +675,7 @@ describe("rate limit per client", () => {
 describe("refused credentials per address", () => {
   const WRONG = "not-a-known-token-at-all";
 
-  it("an address refused authFailuresMax times gets 429 with Retry-After, even with a good token; probes and open paths do not", async () => {
+  it("an address refused authFailuresMax times gets 429 with Retry-After, even with a good token not seen before; probes and open paths do not", async () => {
     await started(await tokensAuth(), { authFailuresMax: 3, authFailureWindowMs: 60_000 });
     for (let i = 0; i < 3; i++) await expectProblem(await get("/v1/log", WRONG), 401, "invalidToken");
     await expectProblem(await get("/v1/log", null), 429, "tooManyRequests");
@@ -693,6 +693,20 @@ describe("refused credentials per address", () => {
     expect(leader.received).toEqual([]);
     expect((await get("/healthz", null)).status).toBe(200);
     expect((await get("/metrics", null)).status).toBe(200);
+  });
+
+  it("credentials accepted lately still get through a hold-back, so one client cannot shut out others behind its address", async () => {
+    await started(await tokensAuth(), { authFailuresMax: 2, authFailureWindowMs: 60_000, authKnownCredentialsMax: 1 });
+    expect((await get("/v1/log", READER_TOKEN)).status).toBe(200);
+    expect((await get("/v1/log", ALICE_TOKEN)).status).toBe(200);
+    for (let i = 0; i < 2; i++) await expectProblem(await get("/v1/log", WRONG), 401, "invalidToken");
+    // Alice's header was accepted last: it goes on, and is verified as usual (her POST needs write).
+    expect((await get("/v1/log", ALICE_TOKEN)).status).toBe(200);
+    expect((await postProposal(gw?.url ?? "", { value: 1 }, { token: ALICE_TOKEN })).status).toBe(201);
+    // The reader's was forgotten (one is remembered), and bob's was never seen: held back.
+    await expectProblem(await get("/v1/log", READER_TOKEN), 429, "tooManyRequests");
+    await expectProblem(await get("/v1/log", BOB_TOKEN), 429, "tooManyRequests");
+    await expectProblem(await get("/v1/log", WRONG), 429, "tooManyRequests");
   });
 
   it("the hold ends with its window", async () => {

@@ -104,6 +104,13 @@ export interface GatewayLimits {
   readonly authFailuresMax: number;
   /** The window of `authFailuresMax`. */
   readonly authFailureWindowMs: number;
+  /**
+   * Credentials (their SHA-256) the gateway remembers as accepted lately: a held-back address's
+   * requests that carry one of them are still let through to be verified as usual, so that one
+   * client with a wrong token cannot hold back the others behind the same address (a NAT, a
+   * proxy). The oldest is forgotten first.
+   */
+  readonly authKnownCredentialsMax: number;
 }
 
 /** The limits that follow from the protocol's: what the cluster's processes accept and decide. */
@@ -141,6 +148,7 @@ const BASE_LIMITS: Omit<GatewayLimits, "proposeAttemptsMax" | ProtocolDerived> =
   // report the failure, holds a flood to 5 refusals a second, and lifts within 10 s.
   authFailuresMax: 50,
   authFailureWindowMs: 10_000,
+  authKnownCredentialsMax: 1_024,
 };
 
 /**

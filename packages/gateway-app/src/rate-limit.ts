@@ -1,4 +1,5 @@
-import type { RequestHandler } from "express";
+import { hash } from "node:crypto";
+import type { Request, RequestHandler } from "express";
 import { type AugmentedRequest, ipKeyGenerator, MemoryStore, type Options, rateLimit } from "express-rate-limit";
 import type { Logger } from "pino";
 import { clientOf, type GatewayAuth, isOpenPath } from "./authentication.ts";
@@ -61,7 +62,10 @@ export function clientRateLimit(limits: GatewayLimits, logger: Logger): RequestH
  * The middleware that holds back an address whose requests were refused 401 `authFailuresMax`
  * times within `authFailureWindowMs` (see GatewayLimits): mounted before `authenticate`, it
  * answers that address's requests to paths that need a token 429 with `Retry-After` until the
- * window ends, without looking at their tokens. Counts are kept in express-rate-limit's
+ * window ends, without verifying their tokens. Requests whose Authorization header was accepted
+ * lately (its SHA-256 among the last `authKnownCredentialsMax` accepted) still go on to be
+ * verified as usual, so that other clients behind the same address are not held back with it;
+ * remembering a header grants nothing by itself. Counts are kept in express-rate-limit's
  * MemoryStore (fixed windows; only the addresses of the last two windows are held), counted when
  * a 401 answer is sent. A pass-through when the limit is 0 or nothing needs a token.
  */
@@ -70,11 +74,13 @@ export function authFailureLimit(auth: GatewayAuth, limits: GatewayLimits, logge
   const store = new MemoryStore();
   // The store reads only the window from the options a rate limiter would pass it.
   store.init({ windowMs: limits.authFailureWindowMs } as Options);
+  const known = new Set<string>();
+  const digestOf = (req: Request): string => hash("sha256", req.get("Authorization") ?? "", "base64");
   return async (req, res, next) => {
     if (isOpenPath(auth, req.path)) return next();
     const address = ipKeyGenerator(req.ip ?? "unknown");
     const failures = await store.get(address);
-    if (failures !== undefined && failures.totalHits >= limits.authFailuresMax) {
+    if (failures !== undefined && failures.totalHits >= limits.authFailuresMax && !known.has(digestOf(req))) {
       const endsMs = failures.resetTime?.getTime() ?? Date.now() + limits.authFailureWindowMs;
       const retryAfterSeconds = Math.max(1, Math.ceil((endsMs - Date.now()) / 1_000));
       throw new HttpProblem(
@@ -85,7 +91,10 @@ export function authFailureLimit(auth: GatewayAuth, limits: GatewayLimits, logge
       );
     }
     res.once("finish", () => {
-      if (res.statusCode !== 401) return;
+      if (res.statusCode !== 401) {
+        if (clientOf(req)?.authenticated === true) remember(known, digestOf(req), limits.authKnownCredentialsMax);
+        return;
+      }
       void store.increment(address).then((counted) => {
         if (counted.totalHits === limits.authFailuresMax) {
           logger.warn(
@@ -97,4 +106,14 @@ export function authFailureLimit(auth: GatewayAuth, limits: GatewayLimits, logge
     });
     next();
   };
+}
+
+/** Adds `digest` to `known` as its newest member, forgetting the oldest beyond `max`. */
+function remember(known: Set<string>, digest: string, max: number): void {
+  known.delete(digest);
+  known.add(digest);
+  if (known.size > max) {
+    const oldest = known.values().next().value;
+    if (oldest !== undefined) known.delete(oldest);
+  }
 }
