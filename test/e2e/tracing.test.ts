@@ -111,11 +111,15 @@ describe("tracing across a cluster of real processes", () => {
       const producer = parentOf(consumer as ReceivedSpan);
       expect(producer?.name, tree).toBe(`publish paxos.v1.${CLUSTER}.proposer.*.accept`);
       expect(parentOf(producer as ReceivedSpan)?.spanId, tree).toBe(phase2.spanId);
+      // One Redis call: EVALSHA, or EVAL when it is the first write of the acceptor's store (which
+      // sends the script itself, see RedisAcceptorStore.write), e.g. an acceptor whose promise was
+      // not needed, or not written, before this accept.
       const redis = spans.filter((s) => s.parentSpanId === accept.spanId && s.kind === SPAN_KIND.client);
       expect(
-        redis.map((s) => [s.name, s.attributes["db.system.name"]]),
+        redis.map((s) => s.attributes["db.system.name"]),
         tree,
-      ).toEqual([["EVALSHA", "redis"]]);
+      ).toEqual(["redis"]);
+      expect(["EVALSHA", "EVAL"], tree).toContain(redis[0]?.name);
     }
 
     // The learners learn from the acceptors' accepted (or the leader's chosen), append, deliver.
