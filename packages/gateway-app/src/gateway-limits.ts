@@ -99,7 +99,8 @@ export interface GatewayLimits {
    * `Retry-After` before any token is looked at, until the window ends. It bounds what a flood of
    * forged or guessed tokens costs the gateway (a JWT's signature check is the costliest thing a
    * refused request makes it do) and how fast anyone can guess. Requests already in flight when
-   * the count is reached still finish. 0 turns it off.
+   * the count is reached still finish. 0 turns it off (in code: PAXOS_GATEWAY_LIMITS takes only
+   * positive numbers, so there a very large one does).
    */
   readonly authFailuresMax: number;
   /** The window of `authFailuresMax`. */
