@@ -15,7 +15,7 @@ import { createServer, type Server } from "node:http";
 import { once } from "node:events";
 import { parseArgs } from "node:util";
 import { BenchWriteSource } from "./lib/bench-write.ts";
-import { listenPort } from "./lib/free-port.ts";
+import { listenPort } from "@paxos/host";
 import { httpWriteTarget } from "./lib/http-write-target.ts";
 import { sampleCpu } from "./lib/process-cpu.ts";
 import { formatNumber, formatTable } from "./lib/text-table.ts";

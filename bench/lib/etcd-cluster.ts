@@ -3,7 +3,7 @@ import { closeSync, openSync } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { BenchError } from "./bench-errors.ts";
-import { listenPort } from "./free-port.ts";
+import { listenPort } from "@paxos/host";
 import { forget, remember } from "./live-systems.ts";
 import type { StopOutcome, SystemUnderTest } from "./system-under-test.ts";
 

@@ -4,7 +4,7 @@ import { closeSync, fstatSync, openSync, readSync, writeFileSync } from "node:fs
 import { mkdtemp, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { BenchError } from "./bench-errors.ts";
-import { listenPort } from "./free-port.ts";
+import { listenPort } from "@paxos/host";
 import { forget, remember } from "./live-systems.ts";
 import { descendants, isAlive, type ProcessIdentity, signalProcess } from "./process-tree.ts";
 import type { StopOutcome, SystemUnderTest } from "./system-under-test.ts";

@@ -45,6 +45,11 @@ function recordedServers(dataDir: string): { command: string; pid: number; port:
   }[];
 }
 
+/** The first port of the kernel's ephemeral range, from which outgoing connections take theirs. */
+function ephemeralRangeStart(): number {
+  return Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
+}
+
 /** The password of NATS user `user`, from the folder the launcher writes them to. */
 function natsPassword(dataDir: string, user: string): string {
   return readFileSync(join(dataDir, "nats", "credentials", user), "utf8").trim();
@@ -149,6 +154,16 @@ describe("npm start, on local servers", () => {
       status: 201,
       body: { index: 0, value: { greeting: "hello" } },
     });
+
+    // Every port the launcher picked lies below the kernel's ephemeral range. One inside it was
+    // taken by a role's own outgoing connection (to NATS or Redis) before the acceptor that was
+    // to listen on it started, and that acceptor exited with EADDRINUSE.
+    const adminPorts = launcher.lines.flatMap(
+      (line) => /^ {4}\S+ +\S* *http:\/\/127\.0\.0\.1:(\d+)$/.exec(line)?.[1] ?? [],
+    );
+    const picked = [...recordedServers(dataDir).map((server) => server.port), ...adminPorts.map(Number)];
+    expect(picked).toHaveLength(4 + 7); // nats, 3 redis; the admin ports of 6 roles and the gateway's
+    for (const picks of picked) expect(picks).toBeLessThan(ephemeralRangeStart());
 
     const children = childPids(launcher.pid);
     expect(children).toHaveLength(11); // nats, 3 redis, 3 acceptors, learner, 2 proposers, gateway

@@ -1,7 +1,7 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { ScrapeTarget } from "@paxos/dashboards";
-import { redactedUrl } from "@paxos/host";
+import { listenPort, redactedUrl } from "@paxos/host";
 import { ClusterCredentials } from "@paxos/transport-nats";
 import { Subjects } from "@paxos/wire";
 import { localApiToken } from "./api-token.ts";
@@ -17,7 +17,7 @@ import {
   natsSecurityLines,
   ownNatsLogin,
 } from "./nats-login.ts";
-import { freePort, httpOk, waitFor } from "./net-probes.ts";
+import { httpOk, waitFor } from "./net-probes.ts";
 import { type Child, type ChildExit, ProcessGroup } from "./process-group.ts";
 import { waitForSignal } from "./signals.ts";
 import { clusterIdentities, type LauncherConfig, TOPOLOGY } from "./topology.ts";
@@ -111,7 +111,7 @@ export async function runLocalCluster(
     for (const [i, acceptorId] of TOPOLOGY.acceptorIds.entries()) {
       const store = redis[i];
       if (store === undefined) throw new Error(`no Redis for acceptor ${acceptorId}`);
-      const adminPort = await freePort();
+      const adminPort = await listenPort();
       admin.push({ name: `acceptor ${acceptorId}`, port: adminPort });
       scrape("acceptor", acceptorId, adminPort);
       const child = group.start({
@@ -134,7 +134,7 @@ export async function runLocalCluster(
       }
     }
     for (const learnerId of TOPOLOGY.learnerIds) {
-      const adminPort = await freePort();
+      const adminPort = await listenPort();
       admin.push({ name: `learner ${learnerId}`, port: adminPort });
       scrape("learner", learnerId, adminPort);
       const dataDir = join(config.dataRoot, `learner-${learnerId}`);
@@ -154,7 +154,7 @@ export async function runLocalCluster(
       );
     }
     for (const name of TOPOLOGY.proposerNames) {
-      const adminPort = await freePort();
+      const adminPort = await listenPort();
       admin.push({ name: `proposer ${name}`, port: adminPort });
       scrape("proposer", name, adminPort);
       apps.push(

@@ -1,8 +1,9 @@
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
+import { listenPort } from "@paxos/host";
 import type { ClusterCredentials } from "@paxos/transport-nats";
 import type { ServerRegistry } from "./leftover-servers.ts";
-import { freePort, natsReady, waitFor } from "./net-probes.ts";
+import { natsReady, waitFor } from "./net-probes.ts";
 import { makePrivateDir, writePrivateFile } from "./private-files.ts";
 import type { Child, ProcessGroup } from "./process-group.ts";
 
@@ -44,7 +45,7 @@ export async function startLocalNats(
   credentials: ClusterCredentials,
 ): Promise<string> {
   const { configFile, credentialsDir } = localNatsPaths(dataRoot);
-  const port = await freePort();
+  const port = await listenPort();
   await makePrivateDir(join(dataRoot, "nats"));
   await writePrivateFile(configFile, localNatsConfig(port, credentials));
   // Files of users no longer in the topology would hold dead passwords: start the folder afresh.

@@ -1,9 +1,10 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { listenPort } from "@paxos/host";
 import { prometheusArgs, prometheusConfig, SCRAPE_INTERVAL_SECONDS, type ScrapeTarget } from "@paxos/dashboards";
 import { findExecutable } from "./find-executable.ts";
 import type { ServerRegistry } from "./leftover-servers.ts";
-import { freePort, httpOk, portIsFree, waitFor } from "./net-probes.ts";
+import { httpOk, portIsFree, waitFor } from "./net-probes.ts";
 import type { Child, ProcessGroup } from "./process-group.ts";
 import type { LauncherConfig } from "./topology.ts";
 
@@ -42,7 +43,7 @@ export async function startLocalPrometheus(
   let port = config.prometheusPort;
   if (port === 0 || !(await portIsFree(port))) {
     const taken = port;
-    port = await freePort();
+    port = await listenPort();
     if (taken !== 0) say(`port ${taken} is in use, so Prometheus listens on ${port} (PAXOS_PROMETHEUS_PORT picks one)`);
   }
   const storageDir = join(config.dataRoot, "prometheus");

@@ -2,10 +2,11 @@ import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { listenPort } from "@paxos/host";
 import { acceptorKeys, requiredSettingsFlags } from "@paxos/store-redis";
 import { clusterUser } from "@paxos/wire";
 import type { ServerRegistry } from "./leftover-servers.ts";
-import { freePort, httpOk, redisReady, waitFor } from "./net-probes.ts";
+import { httpOk, redisReady, waitFor } from "./net-probes.ts";
 import { writePrivateFile } from "./private-files.ts";
 import type { Child, ProcessGroup } from "./process-group.ts";
 import { type LauncherConfig, TOPOLOGY } from "./topology.ts";
@@ -78,7 +79,7 @@ export async function startLocalRedises(
     const login = { user: clusterUser("acceptor", acceptorId), password: randomBytes(24).toString("base64url") };
     const configFile = join(dir, REDIS_CONFIG_FILE);
     await writePrivateFile(configFile, acceptorRedisAcl(config.cluster, acceptorId, login.password));
-    const port = await freePort();
+    const port = await listenPort();
     const child = group.start({
       name: `redis ${acceptorId}`,
       command: "redis-server",

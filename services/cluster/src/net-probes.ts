@@ -1,22 +1,5 @@
 import { connect, createServer } from "node:net";
 
-/** Asks the kernel for a free loopback port, releases it and returns it. */
-export async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      if (address === null || typeof address === "string") {
-        reject(new Error("no port"));
-        return;
-      }
-      server.close(() => resolve(address.port));
-    });
-  });
-}
-
 /** True when nothing listens on `port` on any interface, so the gateway can bind it. */
 export async function portIsFree(port: number): Promise<boolean> {
   return await new Promise((resolve) => {

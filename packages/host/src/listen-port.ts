@@ -7,20 +7,29 @@ const FIXED_PORT_MIN = 10_000;
 /** How many random ports `listenPort` tries before it falls back to one the kernel picks. */
 const FIXED_PORT_ATTEMPTS = 50;
 
+/** Ports `listenPort` returned in this process: none is returned twice, as none is bound yet. */
+const handedOut = new Set<number>();
+
 /**
- * A free port for a server that binds it only seconds later (the cluster's gateway binds its port
- * after NATS, Redis and the acceptors are up). It is drawn below the kernel's ephemeral range
- * (/proc/sys/net/ipv4/ip_local_port_range), from which every `listen(0)` and outgoing connection
- * of the other processes on this machine takes its ports: a port from inside that range is
- * soon handed to someone else (seen on a shared machine: another test's admin server answered the
- * gateway's /readyz). Falls back to `freePort` where the range is unknown or starts too low.
+ * A free port for a server that binds it only later: `npm start` picks every server's and role's
+ * port before it starts them, and the bench and the tests do the same for theirs. It is drawn
+ * below the kernel's ephemeral range (/proc/sys/net/ipv4/ip_local_port_range), from which every
+ * `listen(0)` and outgoing connection on this machine takes its ports: a port from inside that
+ * range is soon handed to someone else (seen here: an acceptor's port went to another role's
+ * connection to Redis, and the acceptor exited with EADDRINUSE; another test's admin server
+ * answered the gateway's /readyz). Never the same port twice in one process. Falls back to
+ * `freePort` where the range is unknown or starts too low.
  */
 export async function listenPort(): Promise<number> {
   const ephemeralMin = ephemeralRangeStart();
   if (ephemeralMin === null || ephemeralMin <= FIXED_PORT_MIN + FIXED_PORT_ATTEMPTS) return await freePort();
   for (let attempt = 0; attempt < FIXED_PORT_ATTEMPTS; attempt++) {
     const port = randomInt(FIXED_PORT_MIN, ephemeralMin);
+    if (handedOut.has(port)) continue;
+    // Taken before the check, so that concurrent calls cannot both draw it.
+    handedOut.add(port);
     if (await isFree(port)) return port;
+    handedOut.delete(port);
   }
   return await freePort();
 }
@@ -44,7 +53,7 @@ async function isFree(port: number): Promise<boolean> {
   });
 }
 
-/** Asks the kernel for a free loopback port, releases it and returns it (tests use it too). */
+/** Asks the kernel for a free loopback port, releases it and returns it. */
 export async function freePort(): Promise<number> {
   return await new Promise((resolve, reject) => {
     const server = createServer();
