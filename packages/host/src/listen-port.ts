@@ -54,7 +54,7 @@ async function isFree(port: number): Promise<boolean> {
 }
 
 /** Asks the kernel for a free loopback port, releases it and returns it. */
-export async function freePort(): Promise<number> {
+async function freePort(): Promise<number> {
   return await new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();

@@ -27,7 +27,7 @@ export { type Logger, LOG_LEVELS, createLogger } from "./logger.ts";
 export { createRegistry } from "./metrics.ts";
 export { type ProcessTracing, startProcessTracing } from "./process-tracing.ts";
 export { EXIT_CODES } from "./exit-codes.ts";
-export { freePort, listenPort } from "./listen-port.ts";
+export { listenPort } from "./listen-port.ts";
 export { type FatalHandler, installFatalHandlers } from "./fatal.ts";
 export { installShutdown } from "./shutdown.ts";
 export {
