@@ -1,6 +1,8 @@
-// LearnerHost makes learned slots durable before anything depends on them: deliveries are
-// published, and queries reveal entries, only after the store's append resolves; a failed append
-// is retried on a fresh store; a restart rebuilds the log without delivering again; a value from
+// LearnerHost delivers what it learns at once, and appends it to its store behind: a learned slot
+// is already on the disks of a majority of acceptors. A failed append is retried on a fresh
+// store; a restart rebuilds the log without delivering again, and one that lost its last appends
+// delivers them again at the same indices, and does not call an index undecided until it has
+// caught up with a leader's heartbeat; a value from
 // outside that conflicts with the votes or the log is refused as an alert (counted, logged at
 // error) while the learner learns on; and two values for one slot in its own stored log stop the
 // process. Driven through a fake Transport and a controlled store.
@@ -45,20 +47,18 @@ function setup(stores = new ControlledLearnerStores()) {
 }
 
 describe("LearnerHost", () => {
-  it("publishes a delivery and answers queries about it only once it is stored", async () => {
+  it("publishes a delivery and answers queries about it while its append is still on its way", async () => {
     const { stores, transport, delivered, host } = setup();
     await host.start();
     stores.gate.close();
     transport.deliver(accepted("a1", 0, batch("r1")));
     transport.deliver(accepted("a2", 0, batch("r1")));
-    await new Promise((resolve) => setTimeout(resolve, 30));
-    expect(delivered).toEqual([]);
-    expect(host.query({ op: "entry", index: 0 })).toEqual({ op: "entry", entry: null });
-    expect(host.query({ op: "lookup", requestId: "r1" })).toEqual({ op: "lookup", entry: null });
-    expect(host.query({ op: "status" })).toMatchObject({ nextIndex: 0, nextSlot: 0 });
-
-    stores.gate.open();
     await until(() => delivered.length === 1);
+    expect(stores.slots).toEqual([]);
+    expect(host.readiness().detail).toMatchObject({ nextIndex: 1, durableIndex: 0 });
+    stores.gate.open();
+    await until(() => stores.slots.length === 1);
+    expect(host.readiness().detail).toMatchObject({ nextIndex: 1, durableIndex: 1 });
     expect(delivered[0]).toEqual({
       kind: "delivered",
       index: 0,
@@ -97,15 +97,15 @@ describe("LearnerHost", () => {
     await host.stop();
   });
 
-  it("retries a failed append on a fresh store before delivering", async () => {
+  it("retries a failed append on a fresh store, and is not ready meanwhile", async () => {
     const { stores, transport, delivered, host } = setup();
     await host.start();
     stores.failAppends = true;
     transport.deliver({ type: "chosen", slot: 0, value: batch("r1") });
     await until(() => !host.readiness().ready);
-    expect(delivered).toEqual([]);
+    expect(delivered).toHaveLength(1);
     stores.failAppends = false;
-    await until(() => delivered.length === 1);
+    await until(() => stores.slots.length === 1);
     expect(stores.created).toBeGreaterThan(1);
     expect(host.readiness().ready).toBe(true);
     await host.stop();
@@ -117,7 +117,7 @@ describe("LearnerHost", () => {
     await first.host.start();
     first.transport.deliver({ type: "chosen", slot: 0, value: batch("r1") });
     first.transport.deliver({ type: "chosen", slot: 1, value: batch("r2") });
-    await until(() => first.delivered.length === 2);
+    await until(() => first.delivered.length === 2 && stores.slots.length === 2);
     await first.host.stop();
 
     const second = setup(stores);
@@ -127,6 +127,46 @@ describe("LearnerHost", () => {
     second.transport.deliver({ type: "chosen", slot: 2, value: batch("r1") });
     await until(() => second.delivered.length === 1);
     expect(second.delivered[0]).toMatchObject({ kind: "duplicate", requestId: "r1", index: 0, slot: 2 });
+    await second.host.stop();
+  });
+
+  it("after losing its last appends, delivers them again at the same indices and waits for a heartbeat before calling an index undecided", async () => {
+    const stores = new ControlledLearnerStores();
+    const first = setup(stores);
+    await first.host.start();
+    first.transport.deliver({ type: "chosen", slot: 0, value: batch("r1") });
+    await until(() => stores.slots.length === 1);
+    // A crash before the next append lands: it was delivered, never stored.
+    stores.failAppends = true;
+    first.transport.deliver({ type: "chosen", slot: 1, value: batch("r2", "r3") });
+    await until(() => first.delivered.length === 3 && !first.host.readiness().ready);
+    await first.host.stop();
+    stores.failAppends = false;
+
+    const second = setup(stores);
+    await second.host.start();
+    expect(second.host.query({ op: "status" })).toMatchObject({ nextIndex: 1, nextSlot: 1 });
+    expect(second.host.query({ op: "entry", index: 0 })).toMatchObject({ entry: { requestId: "r1" } });
+    // Index 1 was delivered before the crash: until the learner has caught up it does not answer.
+    expect(second.host.query({ op: "entry", index: 1 })).toBeNull();
+    const heartbeat: Message = { type: "heartbeat", ballot, nextSlot: 2, chosenBelow: 2 };
+    second.transport.deliver(heartbeat);
+    await until(() => second.transport.published.some((sent) => sent.msg.type === "catchup"));
+    expect(second.host.query({ op: "entry", index: 1 })).toBeNull();
+    // What catch-up brings is delivered again, where it was.
+    second.transport.deliver({ type: "chosen", slot: 1, value: batch("r2", "r3") });
+    await until(() => second.delivered.length === 2);
+    expect(second.delivered.map((d) => [d.requestId, d.index])).toEqual([
+      ["r2", 1],
+      ["r3", 2],
+    ]);
+    expect(first.delivered.slice(1).map((d) => [d.requestId, d.index])).toEqual([
+      ["r2", 1],
+      ["r3", 2],
+    ]);
+    second.transport.deliver(heartbeat);
+    await until(() => second.host.readiness().detail["caughtUp"] === true);
+    expect(second.host.query({ op: "entry", index: 3 })).toEqual({ op: "entry", entry: null });
     await second.host.stop();
   });
 

@@ -37,8 +37,8 @@ export type LearnerEvent =
   | { readonly kind: "appendFailed"; readonly error: unknown; readonly retryInMs: number }
   | { readonly kind: "appendRecovered" }
   /**
-   * Values are delivered (those of one durable append, in order); `context` continues the trace
-   * that chose them (for the delivery message).
+   * Values are delivered (those of one step, in order, as soon as it learned them); `context`
+   * continues the trace that chose them (for the delivery message).
    */
   | { readonly kind: "delivered"; readonly deliveries: readonly Delivery[]; readonly context: TraceHeaders }
   /** The learner asked acceptors and peers for `slots` slots it is missing. */
@@ -72,26 +72,35 @@ type Input =
 
 /**
  * Learned slots that go to the store in one append (one fsync): every step that learned
- * something while the append before was on its way, in order, each with its deliveries and the
- * span of the message that completed it; and where the log stands once they are durable.
+ * something while the append before was on its way, in order; the span of the first message
+ * that completed one (the append's parent); and where the log stands once they are durable.
  */
 interface AppendGroup {
   readonly learned: { readonly slot: number; readonly value: SlotValue }[];
-  readonly steps: { readonly delivered: readonly Delivery[]; readonly span: Span | null }[];
+  span: Span | null;
   nextIndex: number;
   nextSlot: number;
 }
 
 /**
  * Runs one core Learner over a Transport and a store, deterministically. Inputs (messages and
- * ticks) are stepped one at a time; each step's sends go out at once, its learned slots are
- * appended to the store, and only once they are durable are its deliveries reported and visible
- * through `entry`. One append is on its way at a time; the slots learned meanwhile go together
- * in the next one (group commit: one fsync for every slot chosen during the last). A failed
- * append is retried on a fresh store with backoff; meanwhile up to `learnerAppendSlotsMax` slots
- * wait for the next append, then inputs wait in a bounded queue and what overflows is dropped
- * (catch-up fetches it again). A restarted
- * learner therefore never un-delivers anything.
+ * ticks) are stepped one at a time; each step's sends go out at once, its deliveries are
+ * reported and visible through `entry` at once, and its learned slots are appended to the store
+ * behind them. One append is on its way at a time; the slots learned meanwhile go together in
+ * the next one (group commit: one fsync for every slot chosen during the last). A failed append
+ * is retried on a fresh store with backoff; meanwhile up to `learnerAppendSlotsMax` slots wait
+ * for the next append, then inputs wait in a bounded queue and what overflows is dropped
+ * (catch-up fetches it again), so deliveries never run further ahead of the disk than that.
+ *
+ * Delivering before the learner's own append is safe because what it delivers is already
+ * durable elsewhere: a slot is learned once a majority of acceptors accepted it, and acceptors
+ * answer only once their write is on disk. The learner's log is its copy, for fast restarts: a
+ * learner restarted without its last appends learns those slots again (from votes, or by
+ * catch-up from acceptors and peers) and delivers them again at the same indices, which follow
+ * from the chosen slots alone. Until it has caught up with the chosen watermark of a leader's
+ * heartbeat, it cannot tell an index it lost from one not decided, so `caughtUp` is false and
+ * readers should not take its "not decided" for an answer (issue 11: the append was 15-19 % of a
+ * lone client's latency, in series after the acceptors' fsync).
  */
 export class LearnerDriver {
   readonly learnerId: string;
@@ -105,9 +114,12 @@ export class LearnerDriver {
   #gathering: AppendGroup | null = null;
   #tickQueued = false;
   #appendFailing = false;
-  /** Entries [0, durableIndex) and slots [0, durableSlot) are on disk: all that `entry` reveals. */
+  /** Entries [0, durableIndex) and slots [0, durableSlot) are on disk. */
   #durableIndex = 0;
   #durableSlot = 0;
+  /** Latched once a heartbeat arrived and the learner had every slot below its watermark. */
+  #caughtUp = false;
+  #heardHeartbeat = false;
   #subscription: { unsubscribe(): void } | null = null;
   #ticker: Timer | null = null;
   #retryTimer: Timer | null = null;
@@ -179,14 +191,36 @@ export class LearnerDriver {
     return this.#appendFailing;
   }
 
-  /** Client values delivered and durable: the next index to be decided. */
+  /** Client values delivered: the next index to be decided. */
+  get nextIndex(): number {
+    return this.#learner?.nextIndex ?? 0;
+  }
+
+  /** First slot not yet learned (all below it are delivered). */
+  get nextSlot(): number {
+    return this.#learner?.nextSlot ?? 0;
+  }
+
+  /** Client values delivered and on disk. */
   get durableIndex(): number {
     return this.#durableIndex;
   }
 
-  /** First slot not yet delivered durably. */
+  /** First slot not yet on disk. */
   get durableSlot(): number {
     return this.#durableSlot;
+  }
+
+  /**
+   * True once the learner has heard a leader's heartbeat and learned every slot below its chosen
+   * watermark since it started: from then on an index it has not delivered is not decided, as far
+   * as the leader said. Before, it may have lost appends in a crash, or the cluster may have
+   * decided more while it was down. A leader's watermark trails what it counted by at most a
+   * heartbeat, and a learner restarts in longer than that; only a new leader that has not yet
+   * counted what the old one chose can hold a watermark below what this learner delivered.
+   */
+  get caughtUp(): boolean {
+    return this.#caughtUp;
   }
 
   get gapSlots(): number {
@@ -198,13 +232,13 @@ export class LearnerDriver {
     return this.#learner?.heldSlots ?? { votes: 0, reports: 0 };
   }
 
-  /** The durable entry at `index`, or undefined while it is not decided (or not yet on disk). */
+  /** The delivered entry at `index`, or undefined while it is not decided (as far as known). */
   entry(index: number): LogEntry | undefined {
-    if (!Number.isSafeInteger(index) || index < 0 || index >= this.#durableIndex) return undefined;
+    if (!Number.isSafeInteger(index) || index < 0) return undefined;
     return this.#learner?.entry(index);
   }
 
-  /** The durable entry of `requestId`, or undefined. */
+  /** The delivered entry of `requestId`, or undefined. */
   lookup(requestId: string): LogEntry | undefined {
     const index = this.#learner?.indexOf(requestId);
     return index === undefined ? undefined : this.entry(index);
@@ -253,6 +287,8 @@ export class LearnerDriver {
         if (msg.type === "catchup") this.#options.onEvent({ kind: "catchup", slots: msg.toSlot - msg.fromSlot });
       }
       for (const refusal of step.refused) this.#options.onEvent({ kind: "dropped", ...refusal });
+      if (input.kind === "message" && input.msg.type === "heartbeat") this.#heardHeartbeat = true;
+      if (!this.#caughtUp && this.#heardHeartbeat && learner.gapSlots === 0) this.#caughtUp = true;
       if (step.learned.length === 0) continue;
       // The message that completed a quorum (or a chosen) continues its trace: learn, append, deliver.
       const span =
@@ -265,9 +301,13 @@ export class LearnerDriver {
               "paxos.message.type": input.msg.type,
             })
           : null;
-      const group = (this.#gathering ??= { learned: [], steps: [], nextIndex: 0, nextSlot: 0 });
+      if (step.delivered.length > 0) {
+        this.#options.onEvent({ kind: "delivered", deliveries: step.delivered, context: headersOf(span) });
+      }
+      span?.end();
+      const group = (this.#gathering ??= { learned: [], span: null, nextIndex: 0, nextSlot: 0 });
       group.learned.push(...step.learned);
-      group.steps.push({ delivered: step.delivered, span });
+      group.span ??= span;
       group.nextIndex = learner.nextIndex;
       group.nextSlot = learner.nextSlot;
     }
@@ -286,14 +326,14 @@ export class LearnerDriver {
   #append(group: AppendGroup, retryInMs: number): void {
     const store = (this.#store ??= this.#options.createStore());
     const startedMs = this.#options.clock.now();
-    const span = group.steps[0]?.span ?? null;
+    const span = group.span;
     const append =
       span === null
         ? null
         : startSpan("paxos.learner.append", { "paxos.slots": group.learned.length }, { parent: span });
     store.append(group.learned, (outcome) => {
       if (this.#stopped) {
-        for (const step of group.steps) endFailed(step.span, "learner stopped");
+        endFailed(append, "learner stopped");
         return;
       }
       if (!outcome.ok) {
@@ -324,12 +364,6 @@ export class LearnerDriver {
       this.#appendFailing = false;
       this.#durableIndex = group.nextIndex;
       this.#durableSlot = group.nextSlot;
-      for (const step of group.steps) {
-        if (step.delivered.length > 0) {
-          this.#options.onEvent({ kind: "delivered", deliveries: step.delivered, context: headersOf(step.span) });
-        }
-        step.span?.end();
-      }
       this.#appending = null;
       // Inputs held back while the gathered group was full, then whatever gathered meanwhile.
       this.#pump();

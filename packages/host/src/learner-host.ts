@@ -46,7 +46,7 @@ export interface LearnerHostOptions {
   readonly transport: Transport;
   readonly logger: Logger;
   readonly registry: Registry;
-  /** Called for every delivery, after it is durable, in log order (and must not throw). */
+  /** Called for every delivery as soon as it is learned, in log order (and must not throw). */
   readonly publishDelivered: (deliveries: readonly Delivered[], context: Readonly<Record<string, string>>) => void;
   /** Called when a core step throws (a broken invariant); the default in services exits 70. */
   readonly onFatal: FatalHandler;
@@ -56,9 +56,9 @@ export interface LearnerHostOptions {
 }
 
 /**
- * Runs one LearnerDriver (step, append durably, then deliver) with real timers, a Promise-based
- * store, prom-client metrics and pino logs, publishes every durable delivery and answers
- * LearnerQueries from the durable part of the log.
+ * Runs one LearnerDriver (step, deliver, append behind) with real timers, a Promise-based store,
+ * prom-client metrics and pino logs, publishes every delivery and answers LearnerQueries from
+ * what it delivered.
  */
 export class LearnerHost {
   readonly learnerId: string;
@@ -116,26 +116,34 @@ export class LearnerHost {
         learnerId: this.learnerId,
         loaded: driver.loaded,
         appendFailing: driver.appendFailing,
-        nextIndex: driver.durableIndex,
-        nextSlot: driver.durableSlot,
+        caughtUp: driver.caughtUp,
+        nextIndex: driver.nextIndex,
+        nextSlot: driver.nextSlot,
+        durableIndex: driver.durableIndex,
       },
     };
   }
 
   /**
-   * Answers a LearnerQuery from the durable part of the log: an entry not yet on disk reads as
-   * not decided. Range reads are capped at LEARNER_RANGE_LIMIT_MAX entries and one message.
+   * Answers a LearnerQuery from what the learner delivered. Range reads are capped at
+   * LEARNER_RANGE_LIMIT_MAX entries and one message. Null (no answer) for an entry the learner
+   * does not have while it is not caught up since its start (LearnerDriver.caughtUp): it may
+   * have delivered that index before a crash, so "not decided" would not be an answer; the
+   * reader hears from another learner, or from none (the gateway's 503 with Retry-After).
    */
-  query(query: LearnerQuery): LearnerReply {
+  query(query: LearnerQuery): LearnerReply | null {
     const driver = this.#driver;
     switch (query.op) {
-      case "entry":
-        return { op: "entry", entry: wireEntry(driver.entry(query.index)) };
+      case "entry": {
+        const entry = driver.entry(query.index);
+        if (entry === undefined && !driver.caughtUp) return null;
+        return { op: "entry", entry: wireEntry(entry) };
+      }
       case "range": {
         // The answer must fit one message: stop early when the next entry would not, and let
         // `next` tell the reader where to go on.
         const entries: LogEntryWire[] = [];
-        const end = Math.min(query.from + Math.min(query.limit, LEARNER_RANGE_LIMIT_MAX), driver.durableIndex);
+        const end = Math.min(query.from + Math.min(query.limit, LEARNER_RANGE_LIMIT_MAX), driver.nextIndex);
         let bytesLeft = this.#limits.messageBytesMax - this.#hostLimits.rangeReplyOverheadBytes;
         for (let index = query.from; index < end; index++) {
           const entry = wireEntry(driver.entry(index));
@@ -152,8 +160,8 @@ export class LearnerHost {
         return {
           op: "status",
           learnerId: this.learnerId,
-          nextIndex: driver.durableIndex,
-          nextSlot: driver.durableSlot,
+          nextIndex: driver.nextIndex,
+          nextSlot: driver.nextSlot,
           gapSlots: driver.gapSlots,
         };
     }
@@ -216,8 +224,8 @@ export class LearnerHost {
   }
 
   #observeProgress(): void {
-    this.#metrics.decidedIndex.set(this.#driver.durableIndex);
-    this.#metrics.nextSlot.set(this.#driver.durableSlot);
+    this.#metrics.decidedIndex.set(this.#driver.nextIndex);
+    this.#metrics.nextSlot.set(this.#driver.nextSlot);
     this.#metrics.gapSlots.set(this.#driver.gapSlots);
   }
 }
@@ -298,7 +306,7 @@ function learnerMetrics(
     }),
     decidedIndex: new Gauge({
       name: "paxos_learner_decided_index",
-      help: "Client values delivered and durable: the next index to be decided.",
+      help: "Client values delivered: the next index to be decided.",
       registers,
     }),
     nextSlot: new Gauge({ name: "paxos_learner_next_slot", help: "First slot not yet delivered.", registers }),

@@ -108,13 +108,18 @@ describe("SafetyChecker", () => {
     ).toBe("oneValuePerBallot");
   });
 
-  it("integrity: a learner restarting behind what it delivered", () => {
+  it("integrity: a learner restarting ahead of what it delivered, or delivering another request again", () => {
     const c = checker();
     c.acceptorWrote("a1", { promised: b(1), accept: { slot: 0, ballot: b(1), value: batch(x) }, chosenBelow: 0 });
     c.acceptorWrote("a2", { promised: b(1), accept: { slot: 0, ballot: b(1), value: batch(x) }, chosenBelow: 0 });
     c.learned("l1", 0, batch(x));
     c.delivered("l1", { kind: "delivered", index: 0, slot: 0, request: x });
-    expect(kindOf(() => c.learnerRestarted("l1", 0))).toBe("integrity");
+    expect(kindOf(() => c.learnerRestarted("l1", 2))).toBe("integrity");
+    // Behind is allowed (its last append was lost): it delivers the same request at index 0 again.
+    c.learnerRestarted("l1", 0);
+    c.delivered("l1", { kind: "delivered", index: 0, slot: 0, request: x });
+    c.learnerRestarted("l1", 0);
+    expect(kindOf(() => c.delivered("l1", { kind: "delivered", index: 0, slot: 0, request: y }))).toBe("integrity");
   });
 
   it("at-most-once delivery: a request at two indices, or an index skipped", () => {

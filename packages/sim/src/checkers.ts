@@ -157,7 +157,7 @@ export class SafetyChecker {
     log.set(slot, key);
   }
 
-  /** `learnerId` delivered `delivery` (after persisting what it depends on). */
+  /** `learnerId` delivered `delivery`. */
   delivered(learnerId: string, delivery: Delivery): void {
     const id = delivery.kind === "delivered" ? delivery.request.id : delivery.requestId;
     const first = this.#indexOf.get(id);
@@ -189,17 +189,17 @@ export class SafetyChecker {
     this.#requestAt.set(delivery.index, id);
   }
 
-  /** The next index `learnerId` must deliver. */
-  nextIndexOf(learnerId: string): number {
-    return this.#nextIndex.get(learnerId) ?? 0;
-  }
-
-  /** A learner restarted from its disk: it continues delivering after what it delivered before. */
+  /**
+   * A learner restarted from its disk at `nextIndex`: at most what it delivered before (it
+   * delivers before its append lands, so a crash may cost it the last appends), never more. It
+   * delivers again from there, and `delivered` holds every index to the request it had before.
+   */
   learnerRestarted(learnerId: string, nextIndex: number): void {
-    const expected = this.#nextIndex.get(learnerId) ?? 0;
-    if (nextIndex !== expected) {
-      fail("integrity", `${learnerId} restarted at index ${nextIndex}, but it had delivered up to ${expected}`);
+    const delivered = this.#nextIndex.get(learnerId) ?? 0;
+    if (nextIndex > delivered) {
+      fail("integrity", `${learnerId} restarted at index ${nextIndex}, but it had delivered only up to ${delivered}`);
     }
+    this.#nextIndex.set(learnerId, nextIndex);
   }
 
   #diskOf(acceptorId: string): { promised: Ballot; readonly accepted: Map<number, Ballot> } {

@@ -736,17 +736,11 @@ class Simulation {
 
   #onLearnerEvent(node: LearnerNode, event: LearnerEvent): void {
     switch (event.kind) {
-      case "loaded": {
-        // A learner that crashed after its append landed and before it reported the deliveries
-        // comes back with them in its log: they count as delivered now, in order.
-        const driver = node.driver;
-        for (let index = this.#checker.nextIndexOf(node.name); index < event.nextIndex; index++) {
-          const entry = driver?.entry(index);
-          if (entry !== undefined) this.#delivered(node, { kind: "delivered", ...entry });
-        }
+      case "loaded":
+        // Deliveries go out before their append, so a restarted learner comes back with at most
+        // what it delivered; it delivers the rest again, at the same indices (the checker holds it).
         this.#checker.learnerRestarted(node.name, event.nextIndex);
         break;
-      }
       case "delivered":
         for (const delivery of event.deliveries) this.#delivered(node, delivery);
         break;

@@ -123,17 +123,19 @@ export async function proposeBatch(
  * Serves LearnerQueries for learner `learnerId`. Every learner subscribes without a queue group,
  * so every learner answers and the reader picks the best answer. `handler` must answer with the
  * query's `op`, and a status answer must carry `learnerId`; a range answer must stay within
- * `messageBytesMax` once encoded (cut it short and set `next` accordingly).
+ * `messageBytesMax` once encoded (cut it short and set `next` accordingly). A handler that
+ * returns null sends no answer.
  */
 export function serveLearnerQueries(
   bus: Bus,
   subjects: Subjects,
   learnerId: string,
-  handler: (query: LearnerQuery, context: ServiceContext) => LearnerReply | Promise<LearnerReply>,
+  handler: (query: LearnerQuery, context: ServiceContext) => LearnerReply | null | Promise<LearnerReply | null>,
   options: ServiceOptions,
 ): BusSubscription {
-  const checked = async (query: LearnerQuery, context: ServiceContext): Promise<LearnerReply> => {
+  const checked = async (query: LearnerQuery, context: ServiceContext): Promise<LearnerReply | null> => {
     const reply = await handler(query, context);
+    if (reply === null) return null;
     invariant(reply.op === query.op, `learner answered a ${query.op} query with ${reply.op}`);
     invariant(reply.op !== "status" || reply.learnerId === learnerId, "status answer names another learner");
     return reply;
@@ -277,7 +279,10 @@ function serve<Q extends ServiceKind, R extends ServiceKind>(
   m: BusMessage,
   requestKind: Q,
   replyKind: R,
-  handler: (req: ServiceMessages[Q], context: ServiceContext) => ServiceMessages[R] | Promise<ServiceMessages[R]>,
+  handler: (
+    req: ServiceMessages[Q],
+    context: ServiceContext,
+  ) => ServiceMessages[R] | null | Promise<ServiceMessages[R] | null>,
   options: ServiceOptions,
 ): void {
   const req = receive(subjects, m, requestKind, options);
@@ -286,7 +291,8 @@ function serve<Q extends ServiceKind, R extends ServiceKind>(
   call(
     async () => {
       const reply = await handler(req, context);
-      m.respond(encodeService(subjects.cluster, replyKind, reply));
+      // Null: the handler has no answer to give (the asker hears from others, or times out).
+      if (reply !== null) m.respond(encodeService(subjects.cluster, replyKind, reply));
     },
     m.subject,
     options,
