@@ -264,6 +264,30 @@ describe("service API over NATS", () => {
   });
 });
 
+describe("NatsBus echo", () => {
+  it("with echo off, delivers none of a connection's own messages to it, and still every other's", async () => {
+    const quiet = await NatsBus.connect({ servers: server.url, name: "echo-off", echo: false });
+    const loud = await NatsBus.connect({ servers: server.url, name: "echo-on" });
+    try {
+      const heard = { quiet: [] as string[], loud: [] as string[] };
+      quiet.subscribe("echo.>", (m) => heard.quiet.push(new TextDecoder().decode(m.data)));
+      loud.subscribe("echo.>", (m) => heard.loud.push(new TextDecoder().decode(m.data)));
+      await Promise.all([quiet.flush(), loud.flush()]);
+      quiet.publish("echo.a", new TextEncoder().encode("from quiet"));
+      loud.publish("echo.a", new TextEncoder().encode("from loud"));
+      await Promise.all([quiet.flush(), loud.flush()]);
+      await waitFor("both messages at the echoing connection", () => heard.loud.length === 2);
+      await waitFor("the other's message at the quiet one", () => heard.quiet.length >= 1);
+      // A round trip through the server after both: its own would have arrived by now.
+      await quiet.flush();
+      expect(heard.quiet).toEqual(["from loud"]);
+      expect(heard.loud.sort()).toEqual(["from loud", "from quiet"]);
+    } finally {
+      await Promise.all([quiet.close(), loud.close()]);
+    }
+  });
+});
+
 describe("NatsBus with credentials", () => {
   const credentials = new ClusterCredentials(subjects, [
     { role: "learner", id: "l1" },

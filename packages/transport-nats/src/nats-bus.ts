@@ -61,6 +61,13 @@ export interface NatsBusOptions {
    * where the server asks for one. Without it, `tls://` URLs use the system's CAs.
    */
   readonly tls?: { readonly caFile?: string; readonly certFile?: string; readonly keyFile?: string };
+  /**
+   * Whether the server delivers this connection's own messages back to its subscriptions that
+   * match them; default true, as NATS does. A service runs one role per connection and needs
+   * none of its own (a leader's chosen and heartbeats, a learner's catch-ups), so the services
+   * turn it off: each echo was a wake-up and a decode for nothing, once per slot at the leader.
+   */
+  readonly echo?: boolean;
 }
 
 /**
@@ -100,6 +107,7 @@ export class NatsBus implements Bus {
       // stacks: 8 % of the gateway's CPU under load (bench --profile). Our BusErrors name the
       // subject, which is what a timeout needs to say.
       noAsyncTraces: true,
+      noEcho: options.echo === false,
       ...(options.credentials === undefined
         ? {}
         : { user: options.credentials.user, pass: options.credentials.password }),

@@ -74,11 +74,11 @@ export function serveProposals(
   ) => readonly ProposeReply[] | Promise<readonly ProposeReply[]>,
   options: ServiceOptions,
 ): BusSubscription {
-  const answered = async (batch: ProposeBatch, context: ServiceContext): Promise<ProposeBatchReply> => {
-    const replies = await handler(batch.proposals, context);
-    invariant(replies.length === batch.proposals.length, "a proposer must answer every proposal of a batch");
-    return { replies };
-  };
+  const answered = (batch: ProposeBatch, context: ServiceContext): ProposeBatchReply | Promise<ProposeBatchReply> =>
+    then(handler(batch.proposals, context), (replies) => {
+      invariant(replies.length === batch.proposals.length, "a proposer must answer every proposal of a batch");
+      return { replies };
+    });
   return bus.subscribe(subjects.propose(proposerId), (m) => {
     serve(subjects, m, "proposeBatch", "proposeBatchReply", answered, options);
   });
@@ -289,14 +289,24 @@ function serve<Q extends ServiceKind, R extends ServiceKind>(
   if (req === null) return;
   const context = traceHeaders(m.headers);
   call(
-    async () => {
-      const reply = await handler(req, context);
-      // Null: the handler has no answer to give (the asker hears from others, or times out).
-      if (reply !== null) m.respond(encodeService(subjects.cluster, replyKind, reply));
-    },
+    () =>
+      then(handler(req, context), (reply) => {
+        // Null: the handler has no answer to give (the asker hears from others, or times out).
+        if (reply !== null) m.respond(encodeService(subjects.cluster, replyKind, reply));
+      }),
     m.subject,
     options,
   );
+}
+
+/**
+ * `next(value)`, at once when `value` is already there, else once it resolves. A handler that
+ * answers synchronously is answered in the same turn as what it published meanwhile (a leader's
+ * accept and its "queued" reply), so the NATS client sends both in one write, not two: each write
+ * to the server wakes it, and was a third of a leader's writes per slot (bench --profile).
+ */
+function then<T, U>(value: T | Promise<T>, next: (value: T) => U): U | Promise<U> {
+  return value instanceof Promise ? value.then(next) : next(value);
 }
 
 /** Runs a handler, sending what it throws or rejects with to `onHandlerError`. */

@@ -33,7 +33,7 @@ const tracing = startProcessTracing({
 });
 
 const bus = await connectBusOrExit(logger, registry, config.nats, (connection) =>
-  NatsBus.connect({ ...connection, name: `acceptor-${config.acceptorId}` }),
+  NatsBus.connect({ ...connection, name: `acceptor-${config.acceptorId}`, echo: false }),
 );
 
 const role = await startAcceptorRole(

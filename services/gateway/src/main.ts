@@ -38,7 +38,7 @@ try {
 logger.info({ auth: config.auth.mode }, "authentication set up");
 
 const bus = await connectBusOrExit(logger, registry, config.nats, (connection) =>
-  NatsBus.connect({ ...connection, name: gatewayId }),
+  NatsBus.connect({ ...connection, name: gatewayId, echo: false }),
 );
 
 const subjects = new Subjects(config.cluster);

@@ -24,7 +24,7 @@ const registry = createRegistry();
 const tracing = startProcessTracing({ role: "learner", instanceId: config.learnerId, cluster: config.cluster, logger });
 
 const bus = await connectBusOrExit(logger, registry, config.nats, (connection) =>
-  NatsBus.connect({ ...connection, name: `learner-${config.learnerId}` }),
+  NatsBus.connect({ ...connection, name: `learner-${config.learnerId}`, echo: false }),
 );
 
 let role: Awaited<ReturnType<typeof startLearnerRole>>;

@@ -23,7 +23,7 @@ const registry = createRegistry();
 const tracing = startProcessTracing({ role: "proposer", instanceId: proposerId, cluster: config.cluster, logger });
 
 const bus = await connectBusOrExit(logger, registry, config.nats, (connection) =>
-  NatsBus.connect({ ...connection, name: `proposer-${proposerId}` }),
+  NatsBus.connect({ ...connection, name: `proposer-${proposerId}`, echo: false }),
 );
 
 const role = startProposerRole(roleContext({ bus, config, logger, registry, tracing }), proposerId);
