@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { descendants, haveProc, type ProcessIdentity, processLabel, readStat } from "./process-tree.ts";
 
 /** One process's CPU time at one moment. */
@@ -7,6 +8,8 @@ interface ProcessTicks {
   readonly startTicks: number;
   /** utime + stime, in clock ticks. */
   readonly cpuTicks: number;
+  /** Read and write system calls so far (/proc/<pid>/io); null where that cannot be read. */
+  readonly syscalls: number | null;
 }
 
 /** The CPU time of a process tree at one moment, by pid; null where /proc cannot be read. */
@@ -17,6 +20,12 @@ export interface ProcessCpu {
   readonly pid: number;
   readonly label: string;
   readonly cpuSeconds: number;
+  /**
+   * Read and write system calls (sockets, pipes, files) between the samples; null where /proc
+   * did not say. On loopback nearly every write wakes the process that reads it, so this counts
+   * the messages a process sent and received: steady from run to run where CPU seconds are not.
+   */
+  readonly syscalls: number | null;
 }
 
 /** CPU spent by a process tree between two samples. */
@@ -54,7 +63,7 @@ export function sampleCpuOf(processes: readonly ProcessIdentity[]): CpuSample {
   for (const { pid, startTicks } of processes) {
     const stat = readStat(pid);
     if (stat?.startTicks === startTicks)
-      sample.set(pid, { label: processLabel(pid), startTicks, cpuTicks: stat.cpuTicks });
+      sample.set(pid, { label: processLabel(pid), startTicks, cpuTicks: stat.cpuTicks, syscalls: readSyscalls(pid) });
   }
   return sample;
 }
@@ -71,10 +80,28 @@ export function cpuBetween(before: CpuSample, after: CpuSample): TreeCpu | null 
   for (const [pid, end] of after) {
     const start = before.get(pid);
     if (start?.startTicks !== end.startTicks) continue;
-    processes.push({ pid, label: end.label, cpuSeconds: (end.cpuTicks - start.cpuTicks) / clockTicksPerSecond });
+    processes.push({
+      pid,
+      label: end.label,
+      cpuSeconds: (end.cpuTicks - start.cpuTicks) / clockTicksPerSecond,
+      syscalls: end.syscalls === null || start.syscalls === null ? null : end.syscalls - start.syscalls,
+    });
   }
   processes.sort((a, b) => b.cpuSeconds - a.cpuSeconds);
   return { cpuSeconds: processes.reduce((sum, p) => sum + p.cpuSeconds, 0), processes };
+}
+
+/** `syscr + syscw` of /proc/<pid>/io: the process's read and write system calls so far. */
+export function readSyscalls(pid: number): number | null {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/io`, "utf8");
+  } catch {
+    return null;
+  }
+  const count = (name: string): number => Number(new RegExp(`^${name}: (\\d+)$`, "m").exec(text)?.[1] ?? NaN);
+  const total = count("syscr") + count("syscw");
+  return Number.isFinite(total) ? total : null;
 }
 
 function readClockTicks(): number {

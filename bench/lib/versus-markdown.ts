@@ -1,6 +1,7 @@
 import type { Spread } from "./latency-summary.ts";
 import { formatTable } from "./text-table.ts";
 import {
+  type CellMeasurement,
   type CellSpec,
   cellLabel,
   cellSpread,
@@ -9,6 +10,7 @@ import {
   METRICS,
   type Metric,
   OUR_SYSTEMS,
+  type ProcessGroupCpu,
   ratioSpread,
   SYSTEM_SUMMARIES,
   type SystemName,
@@ -269,34 +271,68 @@ export const BENCH_PROCESS_COLUMN = "bench process (not counted)";
  * own process, which is not the system's (but holds the PaxosClient for paxos-nats).
  */
 export function cpuByProcessTable(results: VersusResults, system: SystemName): string | null {
+  return byProcessTable(results, system, {
+    of: (group) => group.cpuSeconds,
+    perWrites: 1000,
+    bench: (m) => m.generatorCpuSeconds,
+    format: formatCpu,
+  });
+}
+
+/**
+ * Read and write system calls per write of each group of a system's processes in every cell
+ * (medians over the rounds with a result). On loopback nearly every write wakes the process that
+ * reads it, so this shows how many messages each write costs where, and it stays steady on a
+ * noisy machine where CPU seconds do not. Null when /proc gave no counts.
+ */
+export function syscallsByProcessTable(results: VersusResults, system: SystemName): string | null {
+  return byProcessTable(results, system, {
+    of: (group) => group.syscalls,
+    perWrites: 1,
+    bench: null,
+    format: (perWrite) => (perWrite === null ? "n/a" : perWrite.toFixed(perWrite < 10 ? 2 : 1)),
+  });
+}
+
+/** What a by-process table shows: a group's number per `perWrites` successful writes. */
+interface ByProcessMetric {
+  readonly of: (group: ProcessGroupCpu) => number | null;
+  readonly perWrites: number;
+  /** The bench process's own number, for its column; null for no such column. */
+  readonly bench: ((m: CellMeasurement) => number) | null;
+  readonly format: (perWrite: number | null) => string;
+}
+
+function byProcessTable(results: VersusResults, system: SystemName, metric: ByProcessMetric): string | null {
   const labels = new Set<string>();
   const perCell = results.cells.map((cell) => {
-    const perLabel = new Map<string, (number | null)[]>();
+    const perLabel = new Map<string, number[]>();
+    const add = (name: string, value: number | null, succeeded: number): void => {
+      if (value === null) return;
+      const list = perLabel.get(name) ?? [];
+      list.push((value * metric.perWrites) / succeeded);
+      perLabel.set(name, list);
+    };
     for (let round = 1; round <= results.rounds; round++) {
       const m = measurementOf(results, system, round, cell);
       if (m === null || m.succeeded === 0) continue;
       for (const group of groupByLabel(m.cpuByProcess)) {
         const name = group.processes > 1 ? `${group.label} ×${group.processes}` : group.label;
-        labels.add(name);
-        const list = perLabel.get(name) ?? [];
-        list.push((group.cpuSeconds * 1000) / m.succeeded);
-        perLabel.set(name, list);
+        if (metric.of(group) !== null) labels.add(name);
+        add(name, metric.of(group), m.succeeded);
       }
-      const bench = perLabel.get(BENCH_PROCESS_COLUMN) ?? [];
-      bench.push((m.generatorCpuSeconds * 1000) / m.succeeded);
-      perLabel.set(BENCH_PROCESS_COLUMN, bench);
+      if (metric.bench !== null) add(BENCH_PROCESS_COLUMN, metric.bench(m), m.succeeded);
     }
     return { cell, perLabel };
   });
   if (labels.size === 0) return null;
-  const columns = [...labels, BENCH_PROCESS_COLUMN];
+  const columns = [...labels, ...(metric.bench === null ? [] : [BENCH_PROCESS_COLUMN])];
   return formatTable(
     [{ header: "cell", align: "left" }, ...columns.map((header) => ({ header, align: "right" as const }))],
     perCell.map(({ cell, perLabel }) => {
       const cells = columns.map((label) => {
-        const values = perLabel.get(label) ?? [];
-        const sorted = [...values].filter((v): v is number => v !== null).sort((a, b) => a - b);
-        return sorted.length === 0 ? "" : formatCpu(sorted[Math.floor((sorted.length - 1) / 2)] ?? null);
+        const sorted = [...(perLabel.get(label) ?? [])].sort((a, b) => a - b);
+        return sorted.length === 0 ? "" : metric.format(sorted[Math.floor((sorted.length - 1) / 2)] ?? null);
       });
       return [cellLabel(cell), ...cells];
     }),
@@ -349,6 +385,16 @@ export function versusMarkdown(results: VersusResults, preamble: ReportPreamble)
   for (const system of results.systems) {
     const table = cpuByProcessTable(results, system);
     out.push(`### ${system}`, "", table ?? "no CPU measured (no /proc, or no result)", "");
+  }
+  out.push(
+    "## System calls per write, by process",
+    "",
+    "Reads and writes (/proc/<pid>/io `syscr` + `syscw`) per successful write: on loopback nearly every write wakes the process that reads it, so these count the messages behind each write. Multiply by values/slot (every round, below) for a slot's.",
+    "",
+  );
+  for (const system of results.systems) {
+    const table = syscallsByProcessTable(results, system);
+    out.push(`### ${system}`, "", table ?? "no system calls counted (no /proc/<pid>/io, or no result)", "");
   }
   out.push("## Every round", "", everyRoundTable(results), "");
   if (preamble.notes.length > 0) out.push("## Notes", "", ...preamble.notes.map((note) => `- ${note}`), "");

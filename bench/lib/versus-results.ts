@@ -63,6 +63,17 @@ export interface ProcessGroupCpu {
   readonly label: string;
   readonly processes: number;
   readonly cpuSeconds: number;
+  /** Read and write system calls of the group; null when /proc did not say for one of them. */
+  readonly syscalls: number | null;
+}
+
+/** One process's share of a cell, as /proc gave it. */
+export interface ProcessMeasurement {
+  readonly pid: number;
+  readonly label: string;
+  readonly cpuSeconds: number;
+  /** Read and write system calls over the window (process-cpu.ts); null where /proc did not say. */
+  readonly syscalls: number | null;
 }
 
 /** What one cell measured on one system in one round. */
@@ -81,7 +92,7 @@ export interface CellMeasurement extends Pick<
    */
   readonly generatorCpuSeconds: number;
   /** Each process, with the pid and label /proc gave it. */
-  readonly cpuByProcess: readonly { readonly pid: number; readonly label: string; readonly cpuSeconds: number }[];
+  readonly cpuByProcess: readonly ProcessMeasurement[];
   /**
    * Client values per slot the cluster decided during the cell, warm-up included: how full its
    * slots were, and so how many writes share each slot's messages and store writes. Null for
@@ -166,13 +177,14 @@ export function ratioSpread(results: VersusResults, system: SystemName, cell: Ce
  * busiest first; a label's CPU is the sum over its processes.
  */
 export function groupByLabel(
-  processes: readonly { readonly label: string; readonly cpuSeconds: number }[],
+  processes: readonly Pick<ProcessMeasurement, "label" | "cpuSeconds" | "syscalls">[],
 ): ProcessGroupCpu[] {
-  const groups = new Map<string, { processes: number; cpuSeconds: number }>();
+  const groups = new Map<string, { processes: number; cpuSeconds: number; syscalls: number | null }>();
   for (const p of processes) {
-    const group = groups.get(p.label) ?? { processes: 0, cpuSeconds: 0 };
+    const group = groups.get(p.label) ?? { processes: 0, cpuSeconds: 0, syscalls: 0 };
     group.processes++;
     group.cpuSeconds += p.cpuSeconds;
+    group.syscalls = group.syscalls === null || p.syscalls === null ? null : group.syscalls + p.syscalls;
     groups.set(p.label, group);
   }
   return [...groups]

@@ -558,6 +558,7 @@ async function runCell(
     pid: p.pid,
     label: running.processLabel(p.pid, p.label),
     cpuSeconds: p.cpuSeconds,
+    syscalls: p.syscalls,
   }));
   const measurement: CellMeasurement = {
     cell,

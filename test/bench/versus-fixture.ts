@@ -27,8 +27,8 @@ export function measured(
     cpuSecondsPer1kWrites: (cpuSeconds * 1000) / succeeded,
     generatorCpuSeconds: 1,
     cpuByProcess: [
-      { pid: 1, label: "acceptor", cpuSeconds: cpuSeconds / 2 },
-      { pid: 2, label: "acceptor", cpuSeconds: cpuSeconds / 2 },
+      { pid: 1, label: "acceptor", cpuSeconds: cpuSeconds / 2, syscalls: succeeded * 3 },
+      { pid: 2, label: "acceptor", cpuSeconds: cpuSeconds / 2, syscalls: succeeded * 3 },
     ],
     valuesPerSlot,
   };

@@ -7,6 +7,7 @@ import {
   checkTable,
   closedLoopTable,
   cpuByProcessTable,
+  syscallsByProcessTable,
   everyRoundTable,
   formatMs,
   openLoopTable,
@@ -97,6 +98,22 @@ describe("the other tables", () => {
     const table = cpuByProcessTable(fixture(), "paxos") ?? "";
     expect(table).toContain("acceptor ×2");
     expect(table).toContain("bench process (not counted)");
+  });
+
+  it("system calls by process: per write, summed over a label's processes, no bench column", () => {
+    const table = syscallsByProcessTable(fixture(), "paxos") ?? "";
+    // Each of the two acceptors made 3 system calls per successful write.
+    expect(row(table, "closed loop, 64 clients, 100 B")?.[1]).toBe("6.00");
+    expect(table).not.toContain("bench process");
+    const unknown = fixture();
+    const withoutCounts = {
+      ...unknown,
+      systemRounds: unknown.systemRounds.map((r) => ({
+        ...r,
+        cells: r.cells.map((m) => ({ ...m, cpuByProcess: m.cpuByProcess.map((p) => ({ ...p, syscalls: null })) })),
+      })),
+    };
+    expect(syscallsByProcessTable(withoutCounts, "paxos")).toBeNull();
   });
 
   it("without etcd: no etcd or ratio columns", () => {
