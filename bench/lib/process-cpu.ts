@@ -1,6 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { descendants, haveProc, type ProcessIdentity, processLabel, readStat } from "./process-tree.ts";
+import { descendants, haveProc, type ProcessIdentity, processLabel, readProcFile, readStat } from "./process-tree.ts";
 
 /** One process's CPU time at one moment. */
 interface ProcessTicks {
@@ -93,12 +92,8 @@ export function cpuBetween(before: CpuSample, after: CpuSample): TreeCpu | null 
 
 /** `syscr + syscw` of /proc/<pid>/io: the process's read and write system calls so far. */
 export function readSyscalls(pid: number): number | null {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/io`, "utf8");
-  } catch {
-    return null;
-  }
+  const text = readProcFile(pid, "io");
+  if (text === null) return null;
   const count = (name: string): number => Number(new RegExp(`^${name}: (\\d+)$`, "m").exec(text)?.[1] ?? NaN);
   const total = count("syscr") + count("syscw");
   return Number.isFinite(total) ? total : null;

@@ -18,14 +18,19 @@ export interface ProcessIdentity {
   readonly startTicks: number;
 }
 
-/** Reads /proc/<pid>/stat; null when the process is gone or there is no /proc (not Linux). */
-export function readStat(pid: number): ProcessStat | null {
-  let text: string;
+/** The text of /proc/<pid>/<file>; null when the process is gone, or the file cannot be read. */
+export function readProcFile(pid: number, file: string): string | null {
   try {
-    text = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return readFileSync(`/proc/${pid}/${file}`, "utf8");
   } catch {
     return null;
   }
+}
+
+/** Reads /proc/<pid>/stat; null when the process is gone or there is no /proc (not Linux). */
+export function readStat(pid: number): ProcessStat | null {
+  const text = readProcFile(pid, "stat");
+  if (text === null) return null;
   // The command name (field 2) is in parentheses and may itself hold spaces and parentheses, so
   // fields are counted from the last ")": state is field 3, ppid 4, utime 14, stime 15, starttime 22.
   const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
