@@ -21,8 +21,8 @@ export interface ProcessCpu {
   readonly cpuSeconds: number;
   /**
    * Read and write system calls (sockets, pipes, files) between the samples; null where /proc
-   * did not say. On loopback nearly every write wakes the process that reads it, so this counts
-   * the messages a process sent and received: steady from run to run where CPU seconds are not.
+   * did not say. Every message a process sends or receives is one of them at least, so this
+   * counts its messages (and store calls): steady from run to run where CPU seconds are not.
    */
   readonly syscalls: number | null;
 }

@@ -281,9 +281,9 @@ export function cpuByProcessTable(results: VersusResults, system: SystemName): s
 
 /**
  * Read and write system calls per write of each group of a system's processes in every cell
- * (medians over the rounds with a result). On loopback nearly every write wakes the process that
- * reads it, so this shows how many messages each write costs where, and it stays steady on a
- * noisy machine where CPU seconds do not. Null when /proc gave no counts.
+ * (medians over the rounds with a result). Every message between processes is a write by its
+ * sender and a read by its receiver, so this shows how many messages each write costs where, and
+ * it stays steady on a noisy machine where CPU seconds do not. Null when /proc gave no counts.
  */
 export function syscallsByProcessTable(results: VersusResults, system: SystemName): string | null {
   return byProcessTable(results, system, {
@@ -318,8 +318,9 @@ function byProcessTable(results: VersusResults, system: SystemName, metric: ByPr
       if (m === null || m.succeeded === 0) continue;
       for (const group of groupByLabel(m.cpuByProcess)) {
         const name = group.processes > 1 ? `${group.label} ×${group.processes}` : group.label;
-        if (metric.of(group) !== null) labels.add(name);
-        add(name, metric.of(group), m.succeeded);
+        const value = metric.of(group);
+        if (value !== null) labels.add(name);
+        add(name, value, m.succeeded);
       }
       if (metric.bench !== null) add(BENCH_PROCESS_COLUMN, metric.bench(m), m.succeeded);
     }
@@ -389,7 +390,7 @@ export function versusMarkdown(results: VersusResults, preamble: ReportPreamble)
   out.push(
     "## System calls per write, by process",
     "",
-    "Reads and writes (/proc/<pid>/io `syscr` + `syscw`) per successful write: on loopback nearly every write wakes the process that reads it, so these count the messages behind each write. Multiply by values/slot (every round, below) for a slot's.",
+    "Reads and writes (/proc/<pid>/io `syscr` + `syscw`) per successful write: every message between processes is a write by its sender and a read by its receiver, so these count the messages (and store calls) behind each write. Multiply by values/slot (every round, below) for a slot's.",
     "",
   );
   for (const system of results.systems) {
