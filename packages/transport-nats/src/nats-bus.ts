@@ -65,7 +65,7 @@ export interface NatsBusOptions {
    * Whether the server delivers this connection's own messages back to its subscriptions that
    * match them; default true, as NATS does. A service runs one role per connection and needs
    * none of its own (a leader's chosen and heartbeats, a learner's catch-ups), so the services
-   * turn it off: each echo was a wake-up and a decode for nothing, once per slot at the leader.
+   * turn it off: each echo was a message in and a decode for nothing, once per slot at the leader.
    */
   readonly echo?: boolean;
 }

@@ -302,9 +302,9 @@ function serve<Q extends ServiceKind, R extends ServiceKind>(
 /**
  * `next(value)`, at once when `value` is already there, else once it resolves. A handler that
  * answers synchronously is answered in the same turn as what it published meanwhile (a leader's
- * accept and its "queued" reply), so the NATS client sends both in one write, not two: each write
- * wakes the server. A leader's write calls per slot went from 2.7 to 1.6 (/proc/<pid>/io, one
- * `npm start` cluster under 64 REST clients).
+ * accept and its "queued" reply), so the NATS client sends both in one write, not two, and the
+ * server reads them at once. A leader's write calls per slot went from 2.7 to 1.6
+ * (/proc/<pid>/io, one `npm start` cluster under 64 REST clients).
  */
 function then<T, U>(value: T | Promise<T>, next: (value: T) => U): U | Promise<U> {
   return value instanceof Promise ? value.then(next) : next(value);
